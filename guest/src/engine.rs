@@ -1,0 +1,270 @@
+//! The QuickJS engine: one runtime, a compile context and an eval-free run context.
+
+use std::ffi::CString;
+
+use javy::{Config, Runtime};
+use rquickjs::context::intrinsic;
+use rquickjs::{qjs, Context, Ctx, Value};
+
+use crate::globals;
+use crate::services;
+use crate::value::{to_json, ErrorInfo, JsonError};
+
+/// Why a compile or a run failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The source does not parse.
+    Syntax(ErrorInfo),
+    /// The script threw and did not catch it, or its promise rejected.
+    Exception(ErrorInfo),
+    /// The script recursed past the stack limit.
+    StackOverflow(ErrorInfo),
+    /// The script went past the heap limit.
+    OutOfMemory,
+    /// The completion value's JSON is this many bytes, more than allowed.
+    OutputLimit(u64),
+    /// Anything else: the guest's own failure.
+    Internal(String),
+}
+
+/// Limits the guest enforces during one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// QuickJS heap limit in bytes; 0 means none.
+    pub heap_bytes: u64,
+    /// QuickJS stack limit in bytes; 0 means none.
+    pub stack_bytes: u32,
+    /// Largest completion value, as JSON bytes.
+    pub output_bytes: u32,
+}
+
+/// The intrinsics of the run context: everything standard except `Eval`, whose absence
+/// is what makes `eval`, `Function(...)` and the constructor path throw.
+type RunIntrinsics = (
+    intrinsic::Date,
+    intrinsic::RegExpCompiler,
+    intrinsic::RegExp,
+    intrinsic::Json,
+    intrinsic::Proxy,
+    intrinsic::MapSet,
+    intrinsic::TypedArrays,
+    intrinsic::Promise,
+    intrinsic::WeakRef,
+);
+
+/// QuickJS's own default collects garbage cycles only when memory use grows by this much;
+/// javy's default never collects, which lets cyclic garbage reach the memory cap.
+const GC_THRESHOLD_BYTES: usize = 2 * 1024 * 1024;
+
+/// One QuickJS runtime with its two contexts.
+pub struct Engine {
+    runtime: Runtime,
+    run_context: Context,
+}
+
+impl Engine {
+    /// Creates the runtime, the compile context (javy's, with eval) and the run context
+    /// (without eval, with `console`, `host` and `context` installed).
+    pub fn new() -> Result<Self, String> {
+        let mut config = Config::default();
+        config
+            .eval(true)
+            .javy_stream_io(false)
+            .text_encoding(true)
+            .gc_threshold(GC_THRESHOLD_BYTES);
+        let runtime = Runtime::new(config).map_err(|e| format!("creating the QuickJS runtime: {e}"))?;
+        let run_context = Context::custom::<RunIntrinsics>(runtime.context().runtime())
+            .map_err(|e| format!("creating the run context: {e}"))?;
+        let engine = Engine { runtime, run_context };
+        engine.install_globals()?;
+        Ok(engine)
+    }
+
+    fn install_globals(&self) -> Result<(), String> {
+        let prelude = self
+            .compile(globals::PRELUDE_NAME, globals::PRELUDE)
+            .map_err(|failure| format!("compiling the prelude: {failure:?}"))?;
+        self.run_context.with(|ctx| {
+            globals::define_natives(&ctx).map_err(|e| format!("defining native bindings: {e}"))?;
+            let value = unsafe { load_and_eval(&ctx, &prelude) };
+            match value {
+                Ok(_) => Ok(()),
+                Err(thrown) => Err(format!(
+                    "running the prelude: {:?}",
+                    ErrorInfo::from_thrown(&ctx, &thrown, globals::PRELUDE_NAME)
+                )),
+            }
+        })
+    }
+
+    /// Compiles `source` as strict-mode global code into QuickJS bytecode.
+    pub fn compile(&self, name: &str, source: &str) -> Result<Vec<u8>, Failure> {
+        let file_name =
+            CString::new(name.replace('\0', "")).map_err(|e| Failure::Internal(e.to_string()))?;
+        // QuickJS's tokenizer needs a NUL byte after the last character.
+        let mut input = Vec::with_capacity(source.len() + 1);
+        input.extend_from_slice(source.as_bytes());
+        input.push(0);
+        self.runtime.context().with(|ctx| {
+            let flags = qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+            // SAFETY: `input` is NUL-terminated and outlives the call; the returned value
+            // is owned by `Value` from here on.
+            let compiled = unsafe {
+                let raw = qjs::JS_Eval(
+                    ctx.as_raw().as_ptr(),
+                    input.as_ptr() as *const _,
+                    source.len() as _,
+                    file_name.as_ptr(),
+                    flags as i32,
+                );
+                if qjs::JS_IsException(raw) {
+                    let thrown = ctx.catch();
+                    return Err(classify_compile_error(&ctx, &thrown, name));
+                }
+                Value::from_raw(ctx.clone(), raw)
+            };
+            write_bytecode(&ctx, &compiled)
+        })
+    }
+
+    /// Runs bytecode from [`Engine::compile`] in the run context and returns the
+    /// completion value as JSON; a promise is awaited first.
+    pub fn run(&self, bytecode: &[u8], script_name: &str, limits: RunLimits) -> Result<String, Failure> {
+        if let Some(services) = services::current() {
+            // The snapshot holds whatever state the generator had at build time: every
+            // instance would repeat the same sequence without a fresh seed.
+            fastrand::seed(services.random_seed());
+        }
+        let runtime = self.run_context.runtime();
+        runtime.set_memory_limit(usize::try_from(limits.heap_bytes).unwrap_or(usize::MAX));
+        self.run_context.with(|ctx| {
+            // SAFETY: the runtime pointer is valid for the life of the context. The stack
+            // top is measured here, so the limit counts from this frame down.
+            unsafe {
+                let rt = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
+                qjs::JS_UpdateStackTop(rt);
+                qjs::JS_SetMaxStackSize(rt, limits.stack_bytes as qjs::size_t);
+            }
+            // SAFETY: only bytecode this guest build produced reaches `run` (the host has no
+            // API that accepts bytecode from callers).
+            let completion = match unsafe { load_and_eval(&ctx, bytecode) } {
+                Ok(value) => value,
+                Err(thrown) => return Err(classify_run_error(&ctx, &thrown, script_name)),
+            };
+            let value = settle(&ctx, completion, script_name)?;
+            match to_json(&ctx, value, limits.output_bytes as usize) {
+                Ok(json) => Ok(json),
+                Err(JsonError::TooLarge(len)) => Err(Failure::OutputLimit(len)),
+                Err(JsonError::Threw) => {
+                    let thrown = ctx.catch();
+                    Err(classify_run_error(&ctx, &thrown, script_name))
+                }
+            }
+        })
+    }
+}
+
+/// Reads bytecode into `ctx` and evaluates it. On failure returns the thrown value.
+///
+/// # Safety
+/// `bytecode` must come from [`Engine::compile`] of this same build.
+unsafe fn load_and_eval<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Value<'js>, Value<'js>> {
+    let raw_ctx = ctx.as_raw().as_ptr();
+    let function = qjs::JS_ReadObject(raw_ctx, bytecode.as_ptr(), bytecode.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32);
+    if qjs::JS_IsException(function) {
+        return Err(ctx.catch());
+    }
+    // JS_EvalFunction takes ownership of `function`.
+    let result = qjs::JS_EvalFunction(raw_ctx, function);
+    if qjs::JS_IsException(result) {
+        return Err(ctx.catch());
+    }
+    Ok(Value::from_raw(ctx.clone(), result))
+}
+
+fn write_bytecode(ctx: &Ctx<'_>, compiled: &Value<'_>) -> Result<Vec<u8>, Failure> {
+    let mut len: qjs::size_t = 0;
+    // SAFETY: the buffer is allocated by QuickJS, copied, then freed with its allocator.
+    unsafe {
+        let buf = qjs::JS_WriteObject(
+            ctx.as_raw().as_ptr(),
+            &mut len,
+            compiled.as_raw(),
+            qjs::JS_WRITE_OBJ_BYTECODE as i32,
+        );
+        if buf.is_null() {
+            let thrown = ctx.catch();
+            if is_out_of_memory(&ErrorInfo::from_thrown(ctx, &thrown, "")) {
+                return Err(Failure::OutOfMemory);
+            }
+            return Err(Failure::Internal("QuickJS could not serialize the bytecode".to_owned()));
+        }
+        let bytes = std::slice::from_raw_parts(buf, len as usize).to_vec();
+        qjs::js_free(ctx.as_raw().as_ptr(), buf as *mut _);
+        Ok(bytes)
+    }
+}
+
+/// Runs the job queue until the completion value settles, if it is a promise.
+fn settle<'js>(ctx: &Ctx<'js>, completion: Value<'js>, script_name: &str) -> Result<Value<'js>, Failure> {
+    let Some(promise) = completion.as_promise().cloned() else {
+        // Jobs queued by a script that returned a plain value still run: their effects
+        // (console output, host calls) are part of the execution.
+        drain_jobs(ctx);
+        return Ok(completion);
+    };
+    drain_jobs(ctx);
+    match promise.state() {
+        rquickjs::promise::PromiseState::Resolved => match promise.result::<Value>() {
+            Some(Ok(value)) => Ok(value),
+            _ => Err(Failure::Internal("a resolved promise had no value".to_owned())),
+        },
+        rquickjs::promise::PromiseState::Rejected => {
+            // SAFETY: reading the rejection reason of a settled promise owned by `ctx`.
+            let reason = unsafe {
+                Value::from_raw(ctx.clone(), qjs::JS_PromiseResult(ctx.as_raw().as_ptr(), promise.as_raw()))
+            };
+            Err(classify_run_error(ctx, &reason, script_name))
+        }
+        rquickjs::promise::PromiseState::Pending => Err(Failure::Exception(ErrorInfo {
+            name: Some("Error".to_owned()),
+            message: "the script returned a promise that never settles (nothing left to wait for)"
+                .to_owned(),
+            ..ErrorInfo::default()
+        })),
+    }
+}
+
+fn drain_jobs(ctx: &Ctx<'_>) {
+    while ctx.execute_pending_job() {}
+}
+
+fn is_out_of_memory(info: &ErrorInfo) -> bool {
+    info.name.as_deref() == Some("InternalError") && info.message == "out of memory"
+}
+
+fn is_stack_overflow(info: &ErrorInfo) -> bool {
+    info.name.as_deref() == Some("RangeError") && info.message.starts_with("Maximum call stack size exceeded")
+}
+
+fn classify_run_error<'js>(ctx: &Ctx<'js>, thrown: &Value<'js>, script_name: &str) -> Failure {
+    let info = ErrorInfo::from_thrown(ctx, thrown, script_name);
+    if is_out_of_memory(&info) {
+        Failure::OutOfMemory
+    } else if is_stack_overflow(&info) {
+        Failure::StackOverflow(info)
+    } else {
+        Failure::Exception(info)
+    }
+}
+
+fn classify_compile_error<'js>(ctx: &Ctx<'js>, thrown: &Value<'js>, script_name: &str) -> Failure {
+    let info = ErrorInfo::from_thrown(ctx, thrown, script_name);
+    if is_out_of_memory(&info) {
+        Failure::OutOfMemory
+    } else if is_stack_overflow(&info) {
+        Failure::StackOverflow(info)
+    } else {
+        Failure::Syntax(info)
+    }
+}

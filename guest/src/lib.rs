@@ -1,0 +1,24 @@
+//! The jsruntime sandbox guest: QuickJS (through `javy`) as a WebAssembly component.
+//!
+//! The host creates one instance of this component per execution. The component is
+//! pre-initialized at build time (Wizer calls [`wizer-initialize`](bindings::Guest)), so
+//! an instance starts with the QuickJS runtime and both of its contexts ready:
+//!
+//! - the *compile* context has the eval intrinsic; it only ever parses source into
+//!   bytecode and never runs a script;
+//! - the *run* context lacks the eval intrinsic, so `eval`, `new Function(...)` and
+//!   `(function(){}).constructor('...')` all throw; it runs bytecode, in strict mode.
+//!
+//! The engine logic lives in [`engine`] and talks to the outside world through the
+//! [`services::Services`] trait, so it runs natively in unit tests; [`bindings`] wires
+//! it to the component's WIT imports and exports.
+
+#![deny(missing_docs)]
+
+pub mod engine;
+pub mod globals;
+pub mod services;
+pub mod value;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;

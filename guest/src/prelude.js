@@ -1,0 +1,94 @@
+// Runs once, at pre-initialization, in the run context (strict mode).
+// It turns the native bindings (globals named __jsruntime_*) into the APIs scripts see:
+// `console`, `host` and `context`, then removes the native names from the global object.
+// Everything it uses is captured here, before any script runs, so a script that
+// tampers with built-in prototypes cannot change how these APIs behave for the host.
+(() => {
+  const g = globalThis;
+  const nativeLog = g.__jsruntime_log;
+  const nativeCall = g.__jsruntime_call;
+  const nativeContext = g.__jsruntime_context;
+  const nativeDeadline = g.__jsruntime_deadline;
+  delete g.__jsruntime_log;
+  delete g.__jsruntime_call;
+  delete g.__jsruntime_context;
+  delete g.__jsruntime_deadline;
+
+  const { freeze, defineProperty, getOwnPropertyNames, getOwnPropertyDescriptor } = Object;
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const toText = String;
+  const isArray = Array.isArray;
+  const join = Function.prototype.call.bind(Array.prototype.join);
+  const map = Function.prototype.call.bind(Array.prototype.map);
+  const ErrorCtor = Error;
+
+  const deepFreeze = (value) => {
+    if (value !== null && typeof value === "object") {
+      for (const key of getOwnPropertyNames(value)) {
+        const descriptor = getOwnPropertyDescriptor(value, key);
+        if ("value" in descriptor) deepFreeze(descriptor.value);
+      }
+      freeze(value);
+    }
+    return value;
+  };
+
+  // Formats one console argument roughly as a browser console does.
+  const formatArg = (arg) => {
+    if (typeof arg === "string") return arg;
+    if (arg instanceof ErrorCtor) return arg.stack ? toText(arg) + "\n" + arg.stack : toText(arg);
+    if (arg !== null && typeof arg === "object") {
+      try {
+        const text = stringify(arg);
+        if (text !== undefined) return text;
+      } catch (_) {
+        // cyclic or holds a BigInt: fall back to the plain conversion below
+      }
+    }
+    try {
+      return toText(arg);
+    } catch (_) {
+      return "[unprintable]";
+    }
+  };
+
+  const levels = { debug: 0, log: 1, info: 1, warn: 2, error: 3 };
+  const consoleObject = {};
+  for (const name of getOwnPropertyNames(levels)) {
+    const level = levels[name];
+    consoleObject[name] = function (...args) {
+      nativeLog(level, join(map(args, formatArg), " "));
+    };
+  }
+  defineProperty(g, "console", { value: freeze(consoleObject), writable: false, enumerable: false, configurable: false });
+
+  const hostObject = {
+    call(name, args) {
+      if (typeof name !== "string") throw new TypeError("host.call: the function name must be a string");
+      const argsJson = stringify(args === undefined ? null : args);
+      const resultJson = nativeCall(name, argsJson);
+      return parse(resultJson);
+    },
+  };
+  defineProperty(g, "host", { value: freeze(hostObject), writable: false, enumerable: false, configurable: false });
+
+  // `context` is built on first use: a script that never reads it costs no host call.
+  let contextObject;
+  defineProperty(g, "context", {
+    get() {
+      if (contextObject === undefined) {
+        const data = parse(nativeContext());
+        if (data.user && !isArray(data.user.permissions)) data.user.permissions = [];
+        if (data.hasDeadline) {
+          delete data.hasDeadline;
+          defineProperty(data, "deadlineMs", { get: () => nativeDeadline(), enumerable: true, configurable: false });
+        }
+        contextObject = deepFreeze(data);
+      }
+      return contextObject;
+    },
+    enumerable: false,
+    configurable: false,
+  });
+})();

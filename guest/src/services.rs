@@ -1,0 +1,89 @@
+//! What the engine needs from its surroundings: logging, host functions, the caller's
+//! context, randomness. In the component these are WIT imports; in unit tests, fakes.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Severity of a `console.*` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// `console.debug`
+    Debug,
+    /// `console.log`, `console.info`
+    Info,
+    /// `console.warn`
+    Warn,
+    /// `console.error`
+    Error,
+}
+
+/// Why a host function call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// No host function has that name.
+    UnknownFunction,
+    /// The host function returned an error with this message.
+    Failed(String),
+}
+
+/// The tenant an execution runs for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tenant {
+    /// Tenant id.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// The user an execution runs for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    /// User id.
+    pub id: String,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Permission names.
+    pub permissions: Vec<String>,
+}
+
+/// The engine's view of the host.
+pub trait Services {
+    /// Records one formatted `console.*` line.
+    fn log(&self, level: LogLevel, message: &str);
+    /// Calls a named host function with JSON arguments.
+    fn call(&self, name: &str, args_json: &str) -> Result<String, CallError>;
+    /// The caller's tenant.
+    fn tenant(&self) -> Option<Tenant>;
+    /// The caller's user.
+    fn user(&self) -> Option<User>;
+    /// The request id.
+    fn request_id(&self) -> Option<String>;
+    /// The request's locale.
+    fn locale(&self) -> Option<String>;
+    /// Milliseconds left before the deadline, now.
+    fn deadline_ms(&self) -> Option<i64>;
+    /// A fresh random seed for `Math.random`.
+    fn random_seed(&self) -> u64;
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<dyn Services>>> = const { RefCell::new(None) };
+}
+
+/// Installs the services for the run that is about to start.
+///
+/// JS functions created at pre-initialization time (console, host, context) look the
+/// services up here when they are called, so nothing about a run is baked into the
+/// snapshot.
+pub fn install(services: Rc<dyn Services>) {
+    CURRENT.with(|current| *current.borrow_mut() = Some(services));
+}
+
+/// The services of the current run, if a run is in progress.
+pub fn current() -> Option<Rc<dyn Services>> {
+    CURRENT.with(|current| current.borrow().clone())
+}

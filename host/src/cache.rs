@@ -1,0 +1,117 @@
+//! The compile cache: QuickJS bytecode keyed by sha256 of the guest build, the script's
+//! name and its source, bounded by total bytes.
+//!
+//! Only bytecode this host compiled from source enters it; there is no way to put
+//! caller-supplied bytecode in, because QuickJS trusts the bytecode it loads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+/// A cache key: sha256 over the guest build identity, the script name and the source.
+pub type ScriptHash = [u8; 32];
+
+/// Computes the cache key of a script.
+pub(crate) fn script_hash(name: &str, source: &str) -> ScriptHash {
+    let mut hasher = Sha256::new();
+    hasher.update(crate::engine::GUEST_SHA256.as_bytes());
+    hasher.update([0]);
+    hasher.update((name.len() as u64).to_le_bytes());
+    hasher.update(name.as_bytes());
+    hasher.update(source.as_bytes());
+    hasher.finalize().into()
+}
+
+/// Lower-case hex of a hash, for logs and spans.
+pub(crate) fn hex(hash: &ScriptHash) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compile-cache statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Lookups that found bytecode.
+    pub hits: u64,
+    /// Lookups that had to compile.
+    pub misses: u64,
+    /// Scripts cached now.
+    pub entries: u64,
+    /// Bytes of bytecode cached now.
+    pub bytes: u64,
+}
+
+/// Bytecode by script hash.
+pub(crate) struct BytecodeCache {
+    cache: moka::future::Cache<ScriptHash, Arc<[u8]>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl BytecodeCache {
+    pub(crate) fn new(max_bytes: u64) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|key: &ScriptHash, value: &Arc<[u8]>| {
+                u32::try_from(key.len() + value.len()).unwrap_or(u32::MAX)
+            })
+            .build();
+        BytecodeCache {
+            cache,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Returns cached bytecode, or runs `compile` to make it. Concurrent callers with the
+    /// same key wait for one compilation. The flag says whether it was a hit; on
+    /// failure, whether the failure is this caller's own (it ran the compilation) or
+    /// one it waited for.
+    pub(crate) async fn get_or_compile<F, E>(
+        &self,
+        key: ScriptHash,
+        compile: F,
+    ) -> Result<(Arc<[u8]>, bool), (E, bool)>
+    where
+        F: std::future::Future<Output = Result<Arc<[u8]>, E>>,
+        E: Clone + Send + Sync + 'static,
+    {
+        let mut compiled_here = false;
+        let result = self
+            .cache
+            .try_get_with(key, async {
+                compiled_here = true;
+                compile.await
+            })
+            .await;
+        match result {
+            Ok(bytecode) => {
+                if compiled_here {
+                    self.misses.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok((bytecode, !compiled_here))
+            }
+            Err(error) => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Err((E::clone(&error), compiled_here))
+            }
+        }
+    }
+
+    /// Current statistics.
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.cache.entry_count(),
+            bytes: self.cache.weighted_size(),
+        }
+    }
+
+    /// Applies pending evictions and counts, so `stats` is exact (tests, metrics).
+    pub(crate) async fn sync(&self) {
+        self.cache.run_pending_tasks().await;
+    }
+}
