@@ -47,7 +47,38 @@ $(WASI_SDK_DIR)/.ready: $(BUILD)/.deps
 guest: $(GUEST_WASM)
 $(GUEST_RAW): $(WASI_SDK_DIR)/.ready $(GUEST_SOURCES)
 	@echo "==> building the guest component (QuickJS via javy, wasm32-wasip2)"
-	$(CARGO) build --release --manifest-path guest/Cargo.toml --target wasm32-wasip2 --target-dir $(GUEST_TARGET)
+	cd guest && $(CARGO) build --release --target wasm32-wasip2 --target-dir $(GUEST_TARGET)
 $(GUEST_WASM): $(GUEST_RAW)
 	@echo "==> pre-initializing the guest with Wizer"
 	$(CARGO) run --release -q -p jsruntime-wizen -- $(GUEST_RAW) $@
+
+## run: the CLI on the sample script, with a sample tenant context.
+run: guest
+	@echo "==> building the CLI"
+	$(CARGO) build --release -p jsruntime --bin jsruntime
+	@echo "==> jsruntime run examples/hello.js"
+	./target/release/jsruntime run --json --context "$$(cat examples/context.json)" examples/hello.js
+
+## test: guest unit tests (natively), host unit tests, end-to-end tests.
+test: guest guest-test host-test
+
+guest-test: $(BUILD)/.deps
+	@echo "==> guest unit tests (QuickJS engine, natively)"
+	cd guest && $(CARGO) test --release --target-dir ../target/guest-native
+
+host-test: guest
+	@echo "==> host unit tests and end-to-end tests (tests/)"
+	$(CARGO) test --release --workspace
+
+lint: guest
+	cargo fmt --all --check
+	cd guest && cargo fmt --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	cd guest && WASI_SDK=$(WASI_SDK_DIR) $(CARGO) clippy --release --target wasm32-wasip2 --target-dir ../target/guest -- -D warnings
+
+fmt:
+	cargo fmt --all
+	cd guest && cargo fmt
+
+clean:
+	rm -rf target

@@ -1,1 +1,198 @@
-fn main(){}
+//! `jsruntime`: run JavaScript files in the sandbox from the command line.
+//!
+//! ```text
+//! jsruntime run [OPTIONS] FILE...      (`-` reads standard input)
+//! ```
+//!
+//! Each file runs in its own fresh instance. Exit status: 0 when every script
+//! succeeded, 1 when any failed, 2 for usage or I/O errors.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+use jsruntime::{Config, ExecContext, ExecRequest, Execution, HostFnError, Runtime, MIB};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "jsruntime", version, about = "Run untrusted JavaScript in a WebAssembly sandbox")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run each FILE in a fresh sandbox and print its result.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Wall-clock timeout per execution, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_ms: u64,
+    /// CPU budget per execution, in fuel units (about one per wasm instruction).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    fuel: Option<u64>,
+    /// Memory limit per execution, in MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(8..=4096))]
+    memory_mb: u64,
+    /// The caller's context as JSON, e.g.
+    /// '{"tenant":{"id":"t1","name":"Acme"},"user":{"id":"u1","permissions":["scripts.execute"]},"requestId":"req-123","locale":"en-US"}'.
+    #[arg(long, value_name = "JSON")]
+    context: Option<String>,
+    /// Print one JSON object per execution on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Run each file N times, each time in a fresh instance.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Script files; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Command::Run(args) = cli.command;
+    match run(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("jsruntime: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs every file; `Ok(true)` when all succeeded. Errors are usage or I/O errors.
+fn run(args: RunArgs) -> Result<bool> {
+    let context = match &args.context {
+        Some(text) => serde_json::from_str::<ExecContext>(text).context("--context is not a valid context object")?,
+        None => ExecContext::default(),
+    };
+    // Read every file first: a missing file is a usage error, reported before anything runs.
+    let mut scripts = Vec::with_capacity(args.files.len());
+    for file in &args.files {
+        scripts.push((file.clone(), read_script(file)?));
+    }
+
+    let runtime = Runtime::builder()
+        .config(Config::default())
+        .host_fn("demo.echo", |call| async move { Ok(call.args) })
+        .host_fn("demo.tenant", |call| async move {
+            call.context
+                .tenant_id()
+                .map(|id| json!(id))
+                .ok_or_else(|| HostFnError::new("the execution has no tenant"))
+        })
+        .build()
+        .context("starting the runtime")?;
+
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("starting the async runtime")?;
+    let mut all_ok = true;
+    let stdout = std::io::stdout();
+    for (file, source) in scripts {
+        let mut request = ExecRequest::source(source)
+            .name(display_name(&file))
+            .context(context.clone())
+            .timeout(Duration::from_millis(args.timeout_ms))
+            .memory_bytes(args.memory_mb * MIB);
+        if let Some(fuel) = args.fuel {
+            request = request.fuel(fuel);
+        }
+        for _ in 0..args.repeat {
+            let execution = tokio.block_on(runtime.execute_detailed(&request));
+            all_ok &= execution.result.is_ok();
+            let mut out = stdout.lock();
+            if args.json {
+                writeln!(out, "{}", json_line(&file, &execution)).context("writing to stdout")?;
+            } else {
+                print_plain(&mut out, &file, &execution).context("writing to stdout")?;
+            }
+        }
+    }
+    Ok(all_ok)
+}
+
+fn read_script(file: &str) -> Result<String> {
+    if file == "-" {
+        let mut source = String::new();
+        std::io::stdin()
+            .read_to_string(&mut source)
+            .context("cannot read the script from standard input")?;
+        return Ok(source);
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
+    match String::from_utf8(bytes) {
+        Ok(source) => Ok(source),
+        Err(_) => bail!("{file} is not UTF-8 text"),
+    }
+}
+
+/// The script name stack traces show: the file's base name (`<stdin>` for `-`).
+fn display_name(file: &str) -> String {
+    if file == "-" {
+        return "<stdin>".to_owned();
+    }
+    std::path::Path::new(file)
+        .file_name()
+        .map_or_else(|| file.to_owned(), |name| name.to_string_lossy().into_owned())
+}
+
+fn json_line(file: &str, execution: &Execution) -> serde_json::Value {
+    let stats = &execution.stats;
+    let stats = json!({
+        "fuel_used": stats.fuel_used,
+        "wall_us": stats.wall_us,
+        "memory_bytes": stats.memory_bytes,
+        "host_calls": stats.host_calls,
+        "cache_hit": stats.cache_hit,
+    });
+    match &execution.result {
+        Ok(value) => json!({
+            "file": file,
+            "ok": true,
+            "value": value,
+            "logs": execution.logs,
+            "stats": stats,
+        }),
+        Err(error) => {
+            let script = error.script_error();
+            json!({
+                "file": file,
+                "ok": false,
+                "error": {
+                    "kind": error.kind(),
+                    "message": error.to_string(),
+                    "name": script.and_then(|s| s.name.clone()),
+                    "line": script.and_then(|s| s.line),
+                    "column": script.and_then(|s| s.column),
+                    "stack": script.and_then(|s| s.stack.clone()),
+                },
+                "logs": execution.logs,
+                "stats": stats,
+            })
+        }
+    }
+}
+
+fn print_plain(out: &mut impl Write, file: &str, execution: &Execution) -> std::io::Result<()> {
+    for record in &execution.logs {
+        let level = serde_json::to_value(record.level).unwrap_or_default();
+        eprintln!("{file}: [{}] {}", level.as_str().unwrap_or("info"), record.message);
+    }
+    match &execution.result {
+        Ok(value) => writeln!(out, "{value}"),
+        Err(error) => {
+            eprintln!("{file}: {error}");
+            Ok(())
+        }
+    }
+}
