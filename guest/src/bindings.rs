@@ -51,7 +51,10 @@ impl Services for ImportedServices {
     }
 
     fn tenant(&self) -> Option<Tenant> {
-        wit_context::tenant().map(|t| Tenant { id: t.id, name: t.name })
+        wit_context::tenant().map(|t| Tenant {
+            id: t.id,
+            name: t.name,
+        })
     }
 
     fn user(&self) -> Option<User> {
@@ -126,7 +129,8 @@ impl wit_engine::Guest for Component {
     fn run(
         name: String,
         bytecode: Vec<u8>,
-        limits: wit_engine::RunLimits) -> Result<String, wit_engine::Failure> {
+        limits: wit_engine::RunLimits,
+    ) -> Result<String, wit_engine::Failure> {
         services::install(Rc::new(ImportedServices));
         let limits = RunLimits {
             heap_bytes: limits.heap_bytes,

@@ -72,10 +72,14 @@ impl Engine {
             .javy_stream_io(false)
             .text_encoding(true)
             .gc_threshold(GC_THRESHOLD_BYTES);
-        let runtime = Runtime::new(config).map_err(|e| format!("creating the QuickJS runtime: {e}"))?;
+        let runtime =
+            Runtime::new(config).map_err(|e| format!("creating the QuickJS runtime: {e}"))?;
         let run_context = Context::custom::<RunIntrinsics>(runtime.context().runtime())
             .map_err(|e| format!("creating the run context: {e}"))?;
-        let engine = Engine { runtime, run_context };
+        let engine = Engine {
+            runtime,
+            run_context,
+        };
         engine.install_globals()?;
         Ok(engine)
     }
@@ -106,7 +110,9 @@ impl Engine {
         input.extend_from_slice(source.as_bytes());
         input.push(0);
         self.runtime.context().with(|ctx| {
-            let flags = qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+            let flags = qjs::JS_EVAL_TYPE_GLOBAL
+                | qjs::JS_EVAL_FLAG_STRICT
+                | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
             // SAFETY: `input` is NUL-terminated and outlives the call; the returned value
             // is owned by `Value` from here on.
             let compiled = unsafe {
@@ -129,7 +135,12 @@ impl Engine {
 
     /// Runs bytecode from [`Engine::compile`] in the run context and returns the
     /// completion value as JSON; a promise is awaited first.
-    pub fn run(&self, bytecode: &[u8], script_name: &str, limits: RunLimits) -> Result<String, Failure> {
+    pub fn run(
+        &self,
+        bytecode: &[u8],
+        script_name: &str,
+        limits: RunLimits,
+    ) -> Result<String, Failure> {
         if let Some(services) = services::current() {
             // The snapshot holds whatever state the generator had at build time: every
             // instance would repeat the same sequence without a fresh seed.
@@ -170,7 +181,12 @@ impl Engine {
 /// `bytecode` must come from [`Engine::compile`] of this same build.
 unsafe fn load_and_eval<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Value<'js>, Value<'js>> {
     let raw_ctx = ctx.as_raw().as_ptr();
-    let function = qjs::JS_ReadObject(raw_ctx, bytecode.as_ptr(), bytecode.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32);
+    let function = qjs::JS_ReadObject(
+        raw_ctx,
+        bytecode.as_ptr(),
+        bytecode.len() as _,
+        qjs::JS_READ_OBJ_BYTECODE as i32,
+    );
     if qjs::JS_IsException(function) {
         return Err(ctx.catch());
     }
@@ -197,7 +213,9 @@ fn write_bytecode(ctx: &Ctx<'_>, compiled: &Value<'_>) -> Result<Vec<u8>, Failur
             if is_out_of_memory(&ErrorInfo::from_thrown(ctx, &thrown, "")) {
                 return Err(Failure::OutOfMemory);
             }
-            return Err(Failure::Internal("QuickJS could not serialize the bytecode".to_owned()));
+            return Err(Failure::Internal(
+                "QuickJS could not serialize the bytecode".to_owned(),
+            ));
         }
         let bytes = std::slice::from_raw_parts(buf, len as usize).to_vec();
         qjs::js_free(ctx.as_raw().as_ptr(), buf as *mut _);
@@ -206,7 +224,11 @@ fn write_bytecode(ctx: &Ctx<'_>, compiled: &Value<'_>) -> Result<Vec<u8>, Failur
 }
 
 /// Runs the job queue until the completion value settles, if it is a promise.
-fn settle<'js>(ctx: &Ctx<'js>, completion: Value<'js>, script_name: &str) -> Result<Value<'js>, Failure> {
+fn settle<'js>(
+    ctx: &Ctx<'js>,
+    completion: Value<'js>,
+    script_name: &str,
+) -> Result<Value<'js>, Failure> {
     let Some(promise) = completion.as_promise().cloned() else {
         // Jobs queued by a script that returned a plain value still run: their effects
         // (console output, host calls) are part of the execution.
@@ -217,12 +239,17 @@ fn settle<'js>(ctx: &Ctx<'js>, completion: Value<'js>, script_name: &str) -> Res
     match promise.state() {
         rquickjs::promise::PromiseState::Resolved => match promise.result::<Value>() {
             Some(Ok(value)) => Ok(value),
-            _ => Err(Failure::Internal("a resolved promise had no value".to_owned())),
+            _ => Err(Failure::Internal(
+                "a resolved promise had no value".to_owned(),
+            )),
         },
         rquickjs::promise::PromiseState::Rejected => {
             // SAFETY: reading the rejection reason of a settled promise owned by `ctx`.
             let reason = unsafe {
-                Value::from_raw(ctx.clone(), qjs::JS_PromiseResult(ctx.as_raw().as_ptr(), promise.as_raw()))
+                Value::from_raw(
+                    ctx.clone(),
+                    qjs::JS_PromiseResult(ctx.as_raw().as_ptr(), promise.as_raw()),
+                )
             };
             Err(classify_run_error(ctx, &reason, script_name))
         }
@@ -244,7 +271,8 @@ fn is_out_of_memory(info: &ErrorInfo) -> bool {
 }
 
 fn is_stack_overflow(info: &ErrorInfo) -> bool {
-    info.name.as_deref() == Some("RangeError") && info.message.starts_with("Maximum call stack size exceeded")
+    info.name.as_deref() == Some("RangeError")
+        && info.message.starts_with("Maximum call stack size exceeded")
 }
 
 fn classify_run_error<'js>(ctx: &Ctx<'js>, thrown: &Value<'js>, script_name: &str) -> Failure {

@@ -40,11 +40,17 @@ pub fn define_natives(ctx: &Ctx<'_>) -> Result<()> {
     globals.set(
         "__jsruntime_call",
         Func::from(
-            |ctx: Ctx<'_>, name: rquickjs::Value<'_>, args: rquickjs::Value<'_>| -> Result<String> {
+            |ctx: Ctx<'_>,
+             name: rquickjs::Value<'_>,
+             args: rquickjs::Value<'_>|
+             -> Result<String> {
                 let name = to_text_lossy(&ctx, &name, "");
                 let args = to_text_lossy(&ctx, &args, "null");
                 let Some(services) = services::current() else {
-                    return Err(Exception::throw_internal(&ctx, "host services are not available"));
+                    return Err(Exception::throw_internal(
+                        &ctx,
+                        "host services are not available",
+                    ));
                 };
                 match services.call(&name, &args) {
                     Ok(json) => Ok(json),
@@ -52,7 +58,9 @@ pub fn define_natives(ctx: &Ctx<'_>) -> Result<()> {
                         &ctx,
                         &format!("unknown host function {}", json_string(&name)),
                     )),
-                    Err(CallError::Failed(message)) => Err(Exception::throw_message(&ctx, &message)),
+                    Err(CallError::Failed(message)) => {
+                        Err(Exception::throw_message(&ctx, &message))
+                    }
                 }
             },
         ),

@@ -18,10 +18,41 @@ pub fn to_text_lossy(ctx: &Ctx<'_>, value: &Value<'_>, fallback: &str) -> String
             return fallback.to_owned();
         }
         let bytes = std::slice::from_raw_parts(ptr as *const u8, len as usize);
-        let text = String::from_utf8_lossy(bytes).into_owned();
+        let text = wtf8_lossy(bytes);
         qjs::JS_FreeCString(ctx.as_raw().as_ptr(), ptr);
         text
     }
+}
+
+/// Decodes QuickJS's string bytes: UTF-8, except that a lone surrogate comes out as its
+/// three-byte encoding (WTF-8). Each lone surrogate becomes one U+FFFD.
+pub fn wtf8_lossy(bytes: &[u8]) -> String {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(text) => {
+                out.push_str(text);
+                break;
+            }
+            Err(error) => {
+                let (valid, after) = rest.split_at(error.valid_up_to());
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                out.push('\u{fffd}');
+                // An encoded surrogate (ED A0..BF 80..BF) is skipped whole; any other
+                // invalid sequence by what the decoder says is invalid.
+                let skip = match after {
+                    [0xED, 0xA0..=0xBF, 0x80..=0xBF, ..] => 3,
+                    _ => error.error_len().unwrap_or(after.len()),
+                };
+                rest = &after[skip.min(after.len())..];
+            }
+        }
+    }
+    out
 }
 
 /// Why a completion value could not become JSON.
@@ -57,7 +88,7 @@ pub fn to_json<'js>(ctx: &Ctx<'js>, value: Value<'js>, limit: usize) -> Result<S
             return Err(JsonError::TooLarge(len as u64));
         }
         let bytes = std::slice::from_raw_parts(ptr as *const u8, len as usize);
-        let json = String::from_utf8_lossy(bytes).into_owned();
+        let json = wtf8_lossy(bytes);
         qjs::JS_FreeCString(ctx.as_raw().as_ptr(), ptr);
         Ok(json)
     }
@@ -175,9 +206,21 @@ mod tests {
 
     #[test]
     fn finds_position_of_the_script_frame() {
-        let stack = "    at inner (lib.js:1:1)\n    at f (script.js:3:7)\n    at <eval> (script.js:5:1)\n";
+        let stack =
+            "    at inner (lib.js:1:1)\n    at f (script.js:3:7)\n    at <eval> (script.js:5:1)\n";
         assert_eq!(position_in_stack(stack, "script.js"), Some((3, 7)));
         assert_eq!(position_in_stack(stack, "other.js"), None);
+    }
+
+    #[test]
+    fn each_lone_surrogate_becomes_one_replacement_character() {
+        // "a", U+D800 (WTF-8), "b", U+DC00, then a valid U+1F600.
+        let bytes = [
+            b'a', 0xED, 0xA0, 0x80, b'b', 0xED, 0xB0, 0x80, 0xF0, 0x9F, 0x98, 0x80,
+        ];
+        assert_eq!(wtf8_lossy(&bytes), "a\u{fffd}b\u{fffd}\u{1f600}");
+        assert_eq!(wtf8_lossy(b"plain"), "plain");
+        assert_eq!(wtf8_lossy(&[0xFF, b'x']), "\u{fffd}x");
     }
 
     #[test]

@@ -40,7 +40,10 @@ mod engine;
 mod error;
 mod host_fn;
 mod limits;
+mod metrics;
+mod offload;
 mod outcome;
+mod pool;
 mod runtime;
 mod sandbox;
 
@@ -49,7 +52,11 @@ pub use context::{ExecContext, Tenant, TenantError, TenantQuery, User};
 pub use engine::{default_cache_dir, GUEST_SHA256};
 pub use error::{ErrorKind, ExecError, ScriptError, SetupError};
 pub use host_fn::{HostCall, HostFnError, HostFuture};
-pub use limits::{LimitOverrides, Limits, MAX_MEMORY_BYTES, MAX_STACK_BYTES, MIB, MIN_MEMORY_BYTES};
+pub use limits::{
+    LimitOverrides, Limits, MAX_MEMORY_BYTES, MAX_STACK_BYTES, MIB, MIN_MEMORY_BYTES,
+};
+pub use metrics::{MetricsSnapshot, WallTimePercentiles};
 pub use outcome::{Execution, LogLevel, LogRecord, Outcome, Stats};
+pub use pool::PoolStats;
 pub use runtime::{Config, ExecRequest, Runtime, RuntimeBuilder, Script, DEFAULT_SCRIPT_NAME};
 pub use tokio_util::sync::CancellationToken;

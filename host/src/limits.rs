@@ -155,7 +155,10 @@ mod tests {
             ..LimitOverrides::default()
         };
         let error = Limits::default().with(&overrides).expect_err("too small");
-        assert!(error.to_string().contains("memory limit 1024 bytes"), "{error}");
+        assert!(
+            error.to_string().contains("memory limit 1024 bytes"),
+            "{error}"
+        );
         let overrides = LimitOverrides {
             stack_bytes: Some(MAX_STACK_BYTES + 1),
             ..LimitOverrides::default()

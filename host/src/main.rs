@@ -17,7 +17,11 @@ use jsruntime::{Config, ExecContext, ExecRequest, Execution, HostFnError, Runtim
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "jsruntime", version, about = "Run untrusted JavaScript in a WebAssembly sandbox")]
+#[command(
+    name = "jsruntime",
+    version,
+    about = "Run untrusted JavaScript in a WebAssembly sandbox"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,7 +75,8 @@ fn main() -> ExitCode {
 /// Runs every file; `Ok(true)` when all succeeded. Errors are usage or I/O errors.
 fn run(args: RunArgs) -> Result<bool> {
     let context = match &args.context {
-        Some(text) => serde_json::from_str::<ExecContext>(text).context("--context is not a valid context object")?,
+        Some(text) => serde_json::from_str::<ExecContext>(text)
+            .context("--context is not a valid context object")?,
         None => ExecContext::default(),
     };
     // Read every file first: a missing file is a usage error, reported before anything runs.
@@ -141,9 +146,10 @@ fn display_name(file: &str) -> String {
     if file == "-" {
         return "<stdin>".to_owned();
     }
-    std::path::Path::new(file)
-        .file_name()
-        .map_or_else(|| file.to_owned(), |name| name.to_string_lossy().into_owned())
+    std::path::Path::new(file).file_name().map_or_else(
+        || file.to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }
 
 fn json_line(file: &str, execution: &Execution) -> serde_json::Value {
@@ -170,7 +176,8 @@ fn json_line(file: &str, execution: &Execution) -> serde_json::Value {
                 "ok": false,
                 "error": {
                     "kind": error.kind(),
-                    "message": error.to_string(),
+                    // The script's own message for script errors; the error in words otherwise.
+                    "message": script.map_or_else(|| error.to_string(), |s| s.message.clone()),
                     "name": script.and_then(|s| s.name.clone()),
                     "line": script.and_then(|s| s.line),
                     "column": script.and_then(|s| s.column),
@@ -186,7 +193,11 @@ fn json_line(file: &str, execution: &Execution) -> serde_json::Value {
 fn print_plain(out: &mut impl Write, file: &str, execution: &Execution) -> std::io::Result<()> {
     for record in &execution.logs {
         let level = serde_json::to_value(record.level).unwrap_or_default();
-        eprintln!("{file}: [{}] {}", level.as_str().unwrap_or("info"), record.message);
+        eprintln!(
+            "{file}: [{}] {}",
+            level.as_str().unwrap_or("info"),
+            record.message
+        );
     }
     match &execution.result {
         Ok(value) => writeln!(out, "{value}"),

@@ -42,6 +42,9 @@ pub struct Stats {
     pub host_calls: u32,
     /// Whether the bytecode came from the compile cache (or a [`Script`](crate::Script)).
     pub cache_hit: bool,
+    /// The instance that ran it: unique over the runtime's life (instances are never
+    /// reused); 0 when the execution never got one.
+    pub instance_id: u64,
 }
 
 impl Stats {

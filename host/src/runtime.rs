@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use std::sync::atomic::AtomicBool;
+
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::{Store, Trap};
 
 use crate::cache::{self, BytecodeCache, CacheStats, ScriptHash};
 use crate::context::ExecContext;
@@ -18,16 +19,27 @@ use crate::engine::{self, SandboxEngine};
 use crate::error::{ExecError, SetupError};
 use crate::host_fn::{HostCall, HostFnError, HostFns};
 use crate::limits::{LimitOverrides, Limits, MIB};
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::offload::{run_offloading, GuestThreads};
 use crate::outcome::{Execution, Outcome, Stats};
-use crate::sandbox::{failure_to_error, ExecState, Interrupt, RunLimits, Sandbox};
+use crate::pool::{Instance, Pool, PoolSettings, PoolStats};
+use crate::sandbox::{failure_to_error, ExecState, Interrupt, RunLimits};
 
 /// Runtime-wide settings. Build one with [`Config::default`] and change what you need.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Most executions running at once; callers beyond it wait, in order, bounded by
-    /// their own timeout and cancellation. The pooling allocator reserves this many
-    /// instance slots. Default 64.
+    /// their own timeout and cancellation. The pooling allocator reserves a slot for
+    /// each of these plus each ready instance. Default 64.
     pub max_concurrency: u32,
+    /// Fresh instances kept instantiated ahead of demand by a background thread, so
+    /// instantiation is off the request path; 0 instantiates on demand. Default 2.
+    pub prewarm: u32,
+    /// A ready instance older than this is replaced rather than used. Default 60 s.
+    pub max_idle_age: Duration,
+    /// Threads that run scripts still busy after their first millisecond, so long
+    /// scripts never occupy the caller's tokio workers. Default: the number of CPUs.
+    pub guest_threads: usize,
     /// Default limits of every execution; each request may override them.
     pub limits: Limits,
     /// Bytes of compiled bytecode the compile cache may hold. Default 64 MiB.
@@ -41,6 +53,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_concurrency: 64,
+            prewarm: 2,
+            max_idle_age: Duration::from_secs(60),
+            guest_threads: std::thread::available_parallelism().map_or(2, usize::from),
             limits: Limits::default(),
             cache_bytes: 64 * MIB,
             component_cache_dir: engine::default_cache_dir(),
@@ -277,24 +292,44 @@ pub struct Runtime {
 
 struct Inner {
     config: Config,
-    /// Engine, instance template and epoch ticker (stopped when this is dropped).
+    /// Engine, instance template and epoch ticker.
     sandbox: SandboxEngine,
-    slots: Semaphore,
-    host_fns: Arc<HostFns>,
+    pool: Pool,
+    guest_threads: GuestThreads,
     cache: BytecodeCache,
+    metrics: Metrics,
+    /// Cancelled by [`Runtime::close`]: stops every running guest.
+    shutdown: CancellationToken,
+    closed: AtomicBool,
     /// Linear memory of a fresh instance (the snapshot): the part of the memory limit
     /// QuickJS's heap cannot use.
     base_memory_bytes: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone, so nothing runs: stop the background threads.
+        self.shutdown.cancel();
+        self.guest_threads.stop();
+        self.pool.stop();
+        self.sandbox.stop_ticker();
+    }
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("config", &self.inner.config)
-            .field("host_fns", &self.inner.host_fns)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
+
+/// Fuel between yields: a script burns at most this much on the caller's task before
+/// it yields and moves to a guest thread (see `offload`), about 150 µs of work, so a
+/// burst of executions delays the caller's other tasks by little more than their
+/// setup. (wasmtime cannot change the interval while the guest runs, so later slices
+/// yield as often; a yield costs about a microsecond.)
+const INLINE_SLICE_FUEL: u64 = 2_000_000;
 
 /// Extra time, past the deadline, before the runtime stops waiting for a host function
 /// that does not return (the guest itself is stopped by the epoch at the deadline).
@@ -312,65 +347,96 @@ impl Runtime {
     }
 
     fn from_parts(config: Config, host_fns: HostFns) -> Result<Runtime, SetupError> {
-        config.limits.validate().map_err(SetupError::InvalidConfig)?;
+        config
+            .limits
+            .validate()
+            .map_err(SetupError::InvalidConfig)?;
         if config.max_concurrency == 0 {
-            return Err(SetupError::InvalidConfig("max_concurrency must be at least 1".into()));
+            return Err(SetupError::InvalidConfig(
+                "max_concurrency must be at least 1".into(),
+            ));
         }
-        let sandbox = SandboxEngine::new(config.max_concurrency, config.component_cache_dir.as_deref())?;
+        let slots = config
+            .max_concurrency
+            .checked_add(config.prewarm)
+            .ok_or_else(|| {
+                SetupError::InvalidConfig("max_concurrency + prewarm overflows".into())
+            })?;
+        let sandbox = SandboxEngine::new(slots, config.component_cache_dir.as_deref())?;
+        let shutdown = CancellationToken::new();
+        let pool = Pool::start(
+            sandbox.pre.clone(),
+            Arc::new(host_fns),
+            shutdown.clone(),
+            PoolSettings {
+                max_concurrency: config.max_concurrency,
+                prewarm: config.prewarm,
+                max_idle_age: config.max_idle_age,
+            },
+        )
+        .map_err(|e| SetupError::Wasmtime(format!("starting the pool thread: {e}")))?;
+        if config.guest_threads == 0 {
+            return Err(SetupError::InvalidConfig(
+                "guest_threads must be at least 1".into(),
+            ));
+        }
+        let guest_threads = GuestThreads::start(config.guest_threads)
+            .map_err(|e| SetupError::Wasmtime(format!("starting the guest threads: {e}")))?;
         let inner = Inner {
-            slots: Semaphore::new(config.max_concurrency as usize),
+            guest_threads,
             cache: BytecodeCache::new(config.cache_bytes),
+            metrics: Metrics::default(),
             sandbox,
-            host_fns: Arc::new(host_fns),
+            pool,
+            shutdown,
+            closed: AtomicBool::new(false),
             base_memory_bytes: AtomicU64::new(0),
             config,
         };
         let runtime = Runtime {
             inner: Arc::new(inner),
         };
-        runtime.check_guest()?;
+        block_on(runtime.check_guest())?;
         Ok(runtime)
     }
 
     /// Runs one script in a fresh instance at start-up: proves the guest loads and works,
     /// and measures the memory a fresh instance starts with.
-    fn check_guest(&self) -> Result<(), SetupError> {
-        let check = async {
-            let mut store = self.new_store(
-                &Arc::new(ExecContext::default()),
-                &self.inner.config.limits,
-                Instant::now() + Duration::from_secs(30),
-                None,
-            )?;
-            let sandbox = self
-                .inner
-                .sandbox
-                .pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| SetupError::GuestCheck(format!("{e:#}")))?;
-            let base = store.data().limiter.peak_bytes as u64;
-            self.inner.base_memory_bytes.store(base, Ordering::Relaxed);
-            let api = sandbox.jsruntime_sandbox_engine();
-            let bytecode = api
-                .call_compile(&mut store, "check.js", "6 * 7")
-                .await
-                .map_err(|e| SetupError::GuestCheck(format!("{e:#}")))?
-                .map_err(|e| SetupError::GuestCheck(format!("{e:?}")))?;
-            let limits = self.run_limits(&self.inner.config.limits);
-            let json = api
-                .call_run(&mut store, "check.js", &bytecode, limits)
-                .await
-                .map_err(|e| SetupError::GuestCheck(format!("{e:#}")))?
-                .map_err(|e| SetupError::GuestCheck(format!("{e:?}")))?;
-            if json != "42" {
-                return Err(SetupError::GuestCheck(format!("6 * 7 gave {json}")));
-            }
-            Ok(())
-        };
-        // Start-up may happen inside or outside a tokio runtime; this future only needs
-        // an executor for wasmtime's fibers, not tokio's reactor.
-        futures_lite_block_on(check)
+    async fn check_guest(&self) -> Result<(), SetupError> {
+        let failed = |e: &dyn std::fmt::Debug| SetupError::GuestCheck(format!("{e:?}"));
+        let mut instance = self.inner.pool.checkout().await.map_err(|e| failed(&e))?;
+        let base = instance.store.data().limiter.peak_bytes as u64;
+        self.inner.base_memory_bytes.store(base, Ordering::Relaxed);
+        let limits = self.inner.config.limits;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        begin(
+            &mut instance,
+            Arc::new(ExecContext::default()),
+            &limits,
+            deadline,
+            None,
+        )
+        .map_err(|e| failed(&e))?;
+        let api = instance.sandbox.jsruntime_sandbox_engine();
+        let bytecode = api
+            .call_compile(&mut instance.store, "check.js", "6 * 7")
+            .await
+            .map_err(|e| failed(&e))?
+            .map_err(|e| failed(&e))?;
+        let json = api
+            .call_run(
+                &mut instance.store,
+                "check.js",
+                &bytecode,
+                self.run_limits(&limits),
+            )
+            .await
+            .map_err(|e| failed(&e))?
+            .map_err(|e| failed(&e))?;
+        if json != "42" {
+            return Err(SetupError::GuestCheck(format!("6 * 7 gave {json}")));
+        }
+        Ok(())
     }
 
     /// The runtime's configuration.
@@ -384,6 +450,40 @@ impl Runtime {
         self.inner.cache.stats()
     }
 
+    /// Instance pool statistics.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.inner.pool.stats()
+    }
+
+    /// A snapshot of the runtime's metrics; also publishes the pool and cache gauges
+    /// through the `metrics` facade.
+    pub async fn metrics(&self) -> MetricsSnapshot {
+        let pool = self.inner.pool.stats();
+        let cache = self.cache_stats().await;
+        Metrics::publish(&pool, &cache);
+        self.inner.metrics.snapshot(pool, cache)
+    }
+
+    /// Shuts the runtime down: refuses new executions, waits up to `grace` for running
+    /// and queued ones, cancels whatever still runs after that, destroys the ready
+    /// instances and stops the background threads. Other clones of this runtime get
+    /// `internal` errors ("the runtime is closed") from then on.
+    pub async fn close(&self, grace: Duration) {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if !self.inner.pool.drain(grace).await {
+            // Past the grace period: stop the guests that still run (they see `cancelled`)
+            // and give them a moment to unwind.
+            self.inner.shutdown.cancel();
+            let _ = self.inner.pool.drain(Duration::from_secs(1)).await;
+        }
+        self.inner.shutdown.cancel();
+        self.inner.guest_threads.stop();
+        self.inner.pool.stop();
+        self.inner.sandbox.stop_ticker();
+    }
+
     /// Runs a request and returns its value, logs and stats, or why it failed.
     pub async fn execute(&self, request: &ExecRequest) -> Result<Outcome, ExecError> {
         self.execute_detailed(request).await.into_result()
@@ -392,13 +492,25 @@ impl Runtime {
     /// Like [`Runtime::execute`], but a failed execution keeps its logs and stats.
     pub async fn execute_detailed(&self, request: &ExecRequest) -> Execution {
         let started = Instant::now();
-        let limits = match self.inner.config.limits.with(&request.overrides) {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return failed(
+                ExecError::Internal("the runtime is closed".into()),
+                started,
+                Stats::default(),
+            );
+        }
+        let mut limits = match self.inner.config.limits.with(&request.overrides) {
             Ok(limits) => limits,
             Err(error) => return failed(error, started, Stats::default()),
         };
         let mut deadline = started + limits.timeout;
         if let Some(caller_deadline) = request.context.deadline {
-            deadline = deadline.min(caller_deadline);
+            if caller_deadline < deadline {
+                // The caller's own deadline comes first: it is the timeout that applies
+                // (and the one a `timeout` error reports).
+                deadline = caller_deadline;
+                limits.timeout = caller_deadline.saturating_duration_since(started);
+            }
         }
         let (name, hash) = match &request.code {
             Code::Source { name, source } => (Arc::clone(name), cache::script_hash(name, source)),
@@ -414,14 +526,43 @@ impl Runtime {
             fuel_used = tracing::field::Empty,
             wall_us = tracing::field::Empty,
         );
-        let run = self.run_guarded(request, &name, hash, limits, deadline, started);
-        let execution = run.instrument(span.clone()).await;
+        let run = {
+            let runtime = self.clone();
+            let request = request.clone();
+            async move {
+                runtime
+                    .run_guarded(&request, &name, hash, limits, deadline, started)
+                    .await
+            }
+        };
+        let closed = move || {
+            failed(
+                ExecError::Internal("the runtime is closed".into()),
+                started,
+                Stats::default(),
+            )
+        };
+        let execution = run_offloading(&self.inner.guest_threads, run, closed)
+            .instrument(span.clone())
+            .await;
         span.record(
             "outcome",
-            execution.result.as_ref().map_or_else(|e| e.kind().as_str(), |_| "ok"),
+            execution
+                .result
+                .as_ref()
+                .map_or_else(|e| e.kind().as_str(), |_| "ok"),
         );
         span.record("fuel_used", execution.stats.fuel_used);
         span.record("wall_us", execution.stats.wall_us);
+        self.inner.metrics.record(
+            execution
+                .result
+                .as_ref()
+                .map(|_| ())
+                .map_err(ExecError::kind),
+            execution.stats.fuel_used,
+            execution.stats.wall_time(),
+        );
         execution
     }
 
@@ -461,95 +602,87 @@ impl Runtime {
         deadline: Instant,
         started: Instant,
     ) -> Execution {
-        let Ok(_permit) = self.inner.slots.acquire().await else {
+        let Some(_slot) = self.inner.pool.acquire().await else {
             return failed(
-                ExecError::Internal("the runtime is shut down".into()),
+                ExecError::Internal("the runtime is closed".into()),
                 started,
                 Stats::default(),
             );
         };
-        let mut store = match self.new_store(&request.context, &limits, deadline, request.cancel.clone()) {
-            Ok(store) => store,
-            Err(error) => return failed(ExecError::Internal(error.to_string()), started, Stats::default()),
+        let mut instance = match self.inner.pool.checkout().await {
+            Ok(instance) => instance,
+            Err(error) => {
+                return failed(
+                    ExecError::Internal(format!("could not instantiate the guest: {error:#}")),
+                    started,
+                    Stats::default(),
+                )
+            }
         };
         let mut cache_hit = false;
         let result = async {
-            let sandbox = self
-                .inner
-                .sandbox
-                .pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| classify_trap(e, &store, &limits))?;
-            let api = sandbox.jsruntime_sandbox_engine();
+            begin(
+                &mut instance,
+                Arc::clone(&request.context),
+                &limits,
+                deadline,
+                request.cancel.clone(),
+            )?;
             let bytecode = match &request.code {
                 Code::Script(script) => {
                     cache_hit = true;
                     Arc::clone(&script.bytecode)
                 }
                 Code::Source { source, .. } => {
-                    let compile = compile_in(&sandbox, &mut store, name, source, &limits);
+                    let compile = compile_in(&mut instance, name, source, &limits);
                     match self.inner.cache.get_or_compile(hash, compile).await {
                         Ok((bytecode, hit)) => {
                             cache_hit = hit;
                             bytecode
                         }
-                        Err((error, _)) if error.kind() == crate::ErrorKind::Syntax => return Err(error),
+                        Err((error, _)) if error.kind() == crate::ErrorKind::Syntax => {
+                            return Err(error)
+                        }
                         Err((error, true)) => return Err(error),
                         // Another execution's compilation failed for a reason of its own
                         // (its timeout, its cancellation): compile for this one.
-                        Err((_, false)) => compile_in(&sandbox, &mut store, name, source, &limits).await?,
+                        Err((_, false)) => compile_in(&mut instance, name, source, &limits).await?,
                     }
                 }
             };
+            let api = instance.sandbox.jsruntime_sandbox_engine();
             let json = api
-                .call_run(&mut store, name, &bytecode, self.run_limits(&limits))
+                .call_run(
+                    &mut instance.store,
+                    name,
+                    &bytecode,
+                    self.run_limits(&limits),
+                )
                 .await
-                .map_err(|e| classify_trap(e, &store, &limits))?
+                .map_err(|e| classify_trap(e, &instance.store, &limits))?
                 .map_err(|failure| failure_to_error(failure, &limits))?;
             parse_result(&json)
         }
         .await;
-        let fuel_left = store.get_fuel().unwrap_or(0);
-        let state = store.into_data();
+        let fuel_left = instance.store.get_fuel().unwrap_or(0);
+        let state = instance.store.data_mut();
         let stats = Stats {
             fuel_used: limits.fuel.saturating_sub(fuel_left),
             wall_us: elapsed_us(started),
             memory_bytes: state.limiter.peak_bytes as u64,
             host_calls: state.host_calls,
             cache_hit,
+            instance_id: instance.id,
         };
+        let logs = state.take_logs();
+        // The instance is destroyed here, before the slot is released, so its
+        // pooling-allocator slot is free before another execution can start.
+        drop(instance);
         Execution {
             result,
-            logs: state.logs.finish(),
+            logs,
             stats,
         }
-    }
-
-    fn new_store(
-        &self,
-        context: &Arc<ExecContext>,
-        limits: &Limits,
-        deadline: Instant,
-        cancel: Option<CancellationToken>,
-    ) -> Result<Store<ExecState>, SetupError> {
-        let state = ExecState::new(
-            Arc::clone(context),
-            limits,
-            deadline,
-            cancel,
-            Arc::clone(&self.inner.host_fns),
-        );
-        let mut store = Store::new(&self.inner.sandbox.engine, state);
-        store.limiter(|state| &mut state.limiter);
-        store.set_fuel(limits.fuel).map_err(engine::wasmtime_error)?;
-        store.epoch_deadline_callback(|context| match context.data().interrupt() {
-            Some(interrupt) => Err(wasmtime::Error::new(interrupt)),
-            // Yield to the executor every tick: a long script never holds a tokio worker.
-            None => Ok(UpdateDeadline::Yield(1)),
-        });
-        store.set_epoch_deadline(1);
-        Ok(store)
     }
 
     /// The limits the guest enforces itself. QuickJS's heap limit is the memory limit
@@ -569,28 +702,31 @@ impl Runtime {
     /// through the compile cache; a miss compiles in a fresh instance under the
     /// runtime's default limits. A syntax error is [`ExecError::Syntax`].
     pub async fn compile(&self, name: &str, source: &str) -> Result<Script, ExecError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(ExecError::Internal("the runtime is closed".into()));
+        }
         let limits = self.inner.config.limits;
         let name: Arc<str> = Arc::from(name);
         let hash = cache::script_hash(&name, source);
         let deadline = Instant::now() + limits.timeout;
         let compile = async {
-            let _permit = self
+            let _slot = self
                 .inner
-                .slots
+                .pool
                 .acquire()
                 .await
-                .map_err(|_| ExecError::Internal("the runtime is shut down".into()))?;
-            let mut store = self
-                .new_store(&Arc::new(ExecContext::default()), &limits, deadline, None)
-                .map_err(|e| ExecError::Internal(e.to_string()))?;
-            let sandbox = self
-                .inner
-                .sandbox
-                .pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| classify_trap(e, &store, &limits))?;
-            compile_in(&sandbox, &mut store, &name, source, &limits).await
+                .ok_or_else(|| ExecError::Internal("the runtime is closed".into()))?;
+            let mut instance = self.inner.pool.checkout().await.map_err(|e| {
+                ExecError::Internal(format!("could not instantiate the guest: {e:#}"))
+            })?;
+            begin(
+                &mut instance,
+                Arc::new(ExecContext::default()),
+                &limits,
+                deadline,
+                None,
+            )?;
+            compile_in(&mut instance, &name, source, &limits).await
         };
         let (bytecode, _) = self
             .inner
@@ -606,18 +742,38 @@ impl Runtime {
     }
 }
 
+/// Prepares a checked-out instance for one execution: its context, limits and budget.
+fn begin(
+    instance: &mut Instance,
+    context: Arc<ExecContext>,
+    limits: &Limits,
+    deadline: Instant,
+    cancel: Option<CancellationToken>,
+) -> Result<(), ExecError> {
+    instance
+        .store
+        .data_mut()
+        .begin(context, limits, deadline, cancel);
+    let store = &mut instance.store;
+    store
+        .set_fuel(limits.fuel)
+        .and_then(|()| store.fuel_async_yield_interval(Some(INLINE_SLICE_FUEL)))
+        .map_err(|e| ExecError::Internal(format!("setting fuel: {e:#}")))?;
+    store.set_epoch_deadline(1);
+    Ok(())
+}
+
 async fn compile_in(
-    sandbox: &Sandbox,
-    store: &mut Store<ExecState>,
+    instance: &mut Instance,
     name: &str,
     source: &str,
     limits: &Limits,
 ) -> Result<Arc<[u8]>, ExecError> {
-    let api = sandbox.jsruntime_sandbox_engine();
+    let api = instance.sandbox.jsruntime_sandbox_engine();
     let bytecode = api
-        .call_compile(&mut *store, name, source)
+        .call_compile(&mut instance.store, name, source)
         .await
-        .map_err(|e| classify_trap(e, store, limits))?
+        .map_err(|e| classify_trap(e, &instance.store, limits))?
         .map_err(|failure| failure_to_error(failure, limits))?;
     Ok(Arc::from(bytecode))
 }
@@ -685,7 +841,8 @@ pub(crate) fn replace_lone_surrogates(json: &str) -> String {
         if bytes[i] == b'\\' {
             if let Some(unit) = surrogate_at(bytes, i) {
                 let paired = (0xD800..=0xDBFF).contains(&unit)
-                    && surrogate_at(bytes, i + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low));
+                    && surrogate_at(bytes, i + 6)
+                        .is_some_and(|low| (0xDC00..=0xDFFF).contains(&low));
                 out.push_str(&json[last..i]);
                 if paired {
                     out.push_str(&json[i..i + 12]);
@@ -708,21 +865,6 @@ pub(crate) fn replace_lone_surrogates(json: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lone_surrogates_become_replacement_characters() {
-        assert_eq!(parse_result(r#""a\ud800b""#).ok(), Some(serde_json::json!("a\u{fffd}b")));
-        assert_eq!(parse_result(r#""\udc00""#).ok(), Some(serde_json::json!("\u{fffd}")));
-        // A valid pair is kept.
-        assert_eq!(parse_result(r#""\ud83d\ude00""#).ok(), Some(serde_json::json!("😀")));
-        // An escaped backslash followed by text that looks like an escape is text.
-        assert_eq!(parse_result(r#"["\\ud800", "\ud800"]"#).ok(), Some(serde_json::json!(["\\ud800", "\u{fffd}"])));
-    }
-}
-
 fn failed(error: ExecError, started: Instant, mut stats: Stats) -> Execution {
     stats.wall_us = elapsed_us(started);
     Execution {
@@ -739,7 +881,7 @@ fn elapsed_us(started: Instant) -> u64 {
 /// Drives a future to completion on the current thread. Used only at start-up, where
 /// the caller may not be inside a tokio runtime; the future does no I/O, it only runs
 /// wasm on a fiber (yields from the epoch callback are polled again at once).
-fn futures_lite_block_on<F: Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     use std::task::{Context, Poll, Wake, Waker};
     struct ThreadWaker(std::thread::Thread);
     impl Wake for ThreadWaker {
@@ -755,5 +897,32 @@ fn futures_lite_block_on<F: Future>(future: F) -> F::Output {
             Poll::Ready(output) => return output,
             Poll::Pending => std::thread::park_timeout(Duration::from_millis(1)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        assert_eq!(
+            parse_result(r#""a\ud800b""#).ok(),
+            Some(serde_json::json!("a\u{fffd}b"))
+        );
+        assert_eq!(
+            parse_result(r#""\udc00""#).ok(),
+            Some(serde_json::json!("\u{fffd}"))
+        );
+        // A valid pair is kept.
+        assert_eq!(
+            parse_result(r#""\ud83d\ude00""#).ok(),
+            Some(serde_json::json!("😀"))
+        );
+        // An escaped backslash followed by text that looks like an escape is text.
+        assert_eq!(
+            parse_result(r#"["\\ud800", "\ud800"]"#).ok(),
+            Some(serde_json::json!(["\\ud800", "\u{fffd}"]))
+        );
     }
 }

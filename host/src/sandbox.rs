@@ -131,6 +131,9 @@ impl LogSink {
 }
 
 /// The data of one execution's store.
+///
+/// A store is created idle (for the pool, before anyone asks for it) and gets the
+/// execution's context and limits at check-out ([`ExecState::begin`]).
 pub(crate) struct ExecState {
     wasi: WasiCtx,
     table: ResourceTable,
@@ -138,46 +141,74 @@ pub(crate) struct ExecState {
     pub(crate) context: Arc<ExecContext>,
     pub(crate) deadline: Instant,
     pub(crate) cancel: Option<CancellationToken>,
+    /// Cancelled when the runtime shuts down.
+    shutdown: CancellationToken,
     pub(crate) logs: LogSink,
     pub(crate) host_calls: u32,
     host_call_limit: u32,
     host_fns: Arc<HostFns>,
 }
 
+/// How long an idle store may run wasm (its instantiation) before it is stopped.
+const IDLE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl ExecState {
-    pub(crate) fn new(
-        context: Arc<ExecContext>,
-        limits: &crate::Limits,
-        deadline: Instant,
-        cancel: Option<CancellationToken>,
-        host_fns: Arc<HostFns>,
-    ) -> Self {
+    /// A store's data before it is checked out: no context, no budget for scripts.
+    pub(crate) fn idle(host_fns: Arc<HostFns>, shutdown: CancellationToken) -> Self {
         ExecState {
             // Nothing of the host: no files, environment, arguments, network or stdio.
             // Clocks and randomness remain (Date.now, Math.random's seed).
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(limits.memory_bytes),
-            context,
-            deadline,
-            cancel,
-            logs: LogSink::new(limits.log_bytes),
+            limiter: MemoryLimiter::new(crate::limits::MAX_MEMORY_BYTES),
+            context: Arc::new(ExecContext::default()),
+            deadline: Instant::now() + IDLE_DEADLINE,
+            cancel: None,
+            shutdown,
+            logs: LogSink::new(0),
             host_calls: 0,
-            host_call_limit: limits.host_calls,
+            host_call_limit: 0,
             host_fns,
         }
     }
 
-    /// The epoch callback's check: stop the guest if the deadline passed or the caller
-    /// cancelled.
+    /// Gives a checked-out store its execution's context and limits.
+    pub(crate) fn begin(
+        &mut self,
+        context: Arc<ExecContext>,
+        limits: &crate::Limits,
+        deadline: Instant,
+        cancel: Option<CancellationToken>,
+    ) {
+        self.limiter.cap_bytes = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
+        self.context = context;
+        self.deadline = deadline;
+        self.cancel = cancel;
+        self.logs = LogSink::new(limits.log_bytes);
+        self.host_calls = 0;
+        self.host_call_limit = limits.host_calls;
+    }
+
+    /// The epoch callback's check: stop the guest if the deadline passed, the caller
+    /// cancelled or the runtime is shutting down.
     pub(crate) fn interrupt(&self) -> Option<Interrupt> {
-        if self.cancel.as_ref().is_some_and(|token| token.is_cancelled()) {
+        if self.shutdown.is_cancelled()
+            || self
+                .cancel
+                .as_ref()
+                .is_some_and(|token| token.is_cancelled())
+        {
             Some(Interrupt::Cancelled)
         } else if Instant::now() >= self.deadline {
             Some(Interrupt::Timeout)
         } else {
             None
         }
+    }
+
+    /// Takes the captured logs, leaving none.
+    pub(crate) fn take_logs(&mut self) -> Vec<LogRecord> {
+        std::mem::take(&mut self.logs).finish()
     }
 }
 
@@ -192,20 +223,28 @@ impl WasiView for ExecState {
 
 impl wit_context::Host for ExecState {
     fn tenant(&mut self) -> wasmtime::Result<Option<wit_context::TenantInfo>> {
-        Ok(self.context.tenant.as_ref().map(|tenant| wit_context::TenantInfo {
-            id: tenant.id.clone(),
-            name: tenant.name.clone(),
-        }))
+        Ok(self
+            .context
+            .tenant
+            .as_ref()
+            .map(|tenant| wit_context::TenantInfo {
+                id: tenant.id.clone(),
+                name: tenant.name.clone(),
+            }))
     }
 
     fn user(&mut self) -> wasmtime::Result<Option<wit_context::UserInfo>> {
-        Ok(self.context.user.as_ref().map(|user| wit_context::UserInfo {
-            id: user.id.clone(),
-            email: user.email.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            permissions: user.permissions.clone(),
-        }))
+        Ok(self
+            .context
+            .user
+            .as_ref()
+            .map(|user| wit_context::UserInfo {
+                id: user.id.clone(),
+                email: user.email.clone(),
+                first_name: user.first_name.clone(),
+                last_name: user.last_name.clone(),
+                permissions: user.permissions.clone(),
+            }))
     }
 
     fn request_id(&mut self) -> wasmtime::Result<Option<String>> {
@@ -218,7 +257,9 @@ impl wit_context::Host for ExecState {
 
     fn deadline_ms(&mut self) -> wasmtime::Result<Option<i64>> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
-        Ok(Some(i64::try_from(remaining.as_millis()).unwrap_or(i64::MAX)))
+        Ok(Some(
+            i64::try_from(remaining.as_millis()).unwrap_or(i64::MAX),
+        ))
     }
 }
 

@@ -48,7 +48,9 @@ impl context::Host for State {
 impl host::Host for State {
     fn log(&mut self, _level: host::LogLevel, _message: String) {}
     fn call(&mut self, _name: String, _args_json: String) -> Result<String, host::CallError> {
-        Err(host::CallError::Failed("no host functions during pre-initialization".into()))
+        Err(host::CallError::Failed(
+            "no host functions during pre-initialization".into(),
+        ))
     }
 }
 
@@ -69,7 +71,8 @@ async fn main() -> Result<()> {
     };
     let wasm = std::fs::read(&input).with_context(|| format!("reading {input}"))?;
 
-    let engine = Engine::new(&Config::new()).map_err(|e| anyhow::anyhow!("creating the engine: {e:?}"))?;
+    let engine =
+        Engine::new(&Config::new()).map_err(|e| anyhow::anyhow!("creating the engine: {e:?}"))?;
     let mut store = Store::new(
         &engine,
         State {
@@ -86,7 +89,10 @@ async fn main() -> Result<()> {
         .run_component(&mut store, &wasm, async |store, component: &Component| {
             let mut linker = Linker::new(store.engine());
             wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-            Sandbox::add_to_linker::<_, wasmtime::component::HasSelf<State>>(&mut linker, |state| state)?;
+            Sandbox::add_to_linker::<_, wasmtime::component::HasSelf<State>>(
+                &mut linker,
+                |state| state,
+            )?;
             linker.instantiate_async(store, component).await
         })
         .await

@@ -21956,8 +21956,10 @@ int JS_PRINTF_FORMAT_ATTR(2, 3) js_parse_error(JSParseState *s, JS_PRINTF_FORMAT
     backtrace_flags = 0;
     if (s->cur_func && s->cur_func->backtrace_barrier)
         backtrace_flags = JS_BACKTRACE_FLAG_SINGLE_LEVEL;
+    /* jsruntime patch: report the position of the current token. `s->col_num` is not
+       advanced while tokenizing, so upstream reports column 1 for most errors. */
     build_backtrace(ctx, ctx->rt->current_exception, JS_UNDEFINED, s->filename,
-                    s->line_num, s->col_num, backtrace_flags);
+                    s->token.line_num, s->token.col_num, backtrace_flags);
     return -1;
 }
 

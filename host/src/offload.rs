@@ -1,0 +1,244 @@
+//! Keeps long-running guests off the caller's tokio workers.
+//!
+//! An execution starts on the caller's task: most scripts finish within their first
+//! epoch tick (a millisecond) and pay no hand-off. A script still running at its first
+//! yield moves, future and all, to one of the runtime's own guest threads, and the
+//! caller just awaits the result. So however many tenants run busy scripts, the
+//! embedding service's own tasks and timers keep their workers: a fair scheduler
+//! serving hundreds of runnable 1 ms slices cannot fire a 10 ms timer on time.
+//!
+//! Dropping the caller's future still stops the execution: the moved task notices that
+//! nobody waits for its result and drops the guest at its next yield.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Threads that run moved guests, each with a single-threaded tokio runtime.
+pub(crate) struct GuestThreads {
+    senders: Mutex<Vec<mpsc::UnboundedSender<Task>>>,
+    next: AtomicUsize,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl GuestThreads {
+    pub(crate) fn start(count: usize) -> std::io::Result<GuestThreads> {
+        let mut senders = Vec::with_capacity(count);
+        let mut threads = Vec::with_capacity(count);
+        for index in 0..count.max(1) {
+            let (sender, mut receiver) = mpsc::unbounded_channel::<Task>();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()?;
+            let thread = std::thread::Builder::new()
+                .name(format!("jsruntime-guest-{index}"))
+                .spawn(move || {
+                    let local = tokio::task::LocalSet::new();
+                    local.block_on(&runtime, async move {
+                        while let Some(task) = receiver.recv().await {
+                            tokio::task::spawn_local(task);
+                        }
+                    });
+                    // Tasks still here are dropped with the LocalSet: their guests stop.
+                })?;
+            senders.push(sender);
+            threads.push(thread);
+        }
+        Ok(GuestThreads {
+            senders: Mutex::new(senders),
+            next: AtomicUsize::new(0),
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// Hands a task to the next thread; gives it back if the threads are stopped.
+    fn spawn(&self, task: Task) -> Result<(), Task> {
+        let senders = lock(&self.senders);
+        if senders.is_empty() {
+            return Err(task);
+        }
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % senders.len();
+        senders[index].send(task).map_err(|error| error.0)
+    }
+
+    /// Stops the threads (dropping any task they still hold) and joins them. Called
+    /// from a guest thread itself (the last handle of a runtime dropped by a moved
+    /// execution), that thread is left to finish on its own.
+    pub(crate) fn stop(&self) {
+        lock(&self.senders).clear();
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        let current = std::thread::current().id();
+        for thread in threads {
+            if thread.thread().id() != current {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs `future` on the caller's task until it first yields (wakes itself during a
+/// poll), then moves it to `threads` and awaits its output. `stopped` gives the output
+/// when the threads are gone before it finishes.
+pub(crate) async fn run_offloading<F>(
+    threads: &GuestThreads,
+    future: F,
+    stopped: impl FnOnce() -> F::Output,
+) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut future = Box::pin(future);
+    let detector = YieldDetector::default();
+    match std::future::poll_fn(|cx| detector.poll_inline(future.as_mut(), cx)).await {
+        Some(output) => output,
+        None => finish_elsewhere(threads, future, stopped).await,
+    }
+}
+
+/// Moves a started future to a guest thread and awaits its output there.
+async fn finish_elsewhere<F>(
+    threads: &GuestThreads,
+    future: Pin<Box<F>>,
+    stopped: impl FnOnce() -> F::Output,
+) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (sender, receiver) = oneshot::channel();
+    let task: Task = Box::pin(async move {
+        let mut sender = sender;
+        tokio::select! {
+            output = future => { let _ = sender.send(output); }
+            // The caller dropped its future: stop the guest.
+            () = sender.closed() => {}
+        }
+    });
+    if threads.spawn(task).is_err() {
+        return stopped();
+    }
+    match receiver.await {
+        Ok(output) => output,
+        Err(_) => stopped(),
+    }
+}
+
+/// Polls a future with a waker that notes whether the future woke itself during the
+/// poll (a yield).
+#[derive(Default)]
+struct YieldDetector {
+    waker: Arc<DetectingWaker>,
+}
+
+#[derive(Default)]
+struct DetectingWaker {
+    in_poll: AtomicBool,
+    woken_in_poll: AtomicBool,
+    outer: Mutex<Option<Waker>>,
+}
+
+impl Wake for DetectingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.in_poll.load(Ordering::Acquire) {
+            self.woken_in_poll.store(true, Ordering::Release);
+            return;
+        }
+        if let Some(waker) = lock(&self.outer).as_ref() {
+            waker.wake_by_ref();
+        }
+    }
+}
+
+impl YieldDetector {
+    /// `Ready(Some(output))` when the future finished, `Ready(None)` when it yielded
+    /// and should move, `Pending` when it waits for something else.
+    fn poll_inline<F: Future + ?Sized>(
+        &self,
+        future: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<F::Output>> {
+        {
+            let mut outer = lock(&self.waker.outer);
+            match outer.as_ref() {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                _ => *outer = Some(cx.waker().clone()),
+            }
+        }
+        self.waker.woken_in_poll.store(false, Ordering::Release);
+        self.waker.in_poll.store(true, Ordering::Release);
+        let waker = Waker::from(Arc::clone(&self.waker));
+        let result = future.poll(&mut Context::from_waker(&waker));
+        self.waker.in_poll.store(false, Ordering::Release);
+        match result {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending if self.waker.woken_in_poll.swap(false, Ordering::AcqRel) => {
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Yields `n` times by waking itself, like a guest at each epoch tick, then reports
+    /// the thread it finished on.
+    struct SelfWaking(u32);
+
+    impl Future for SelfWaking {
+        type Output = String;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<String> {
+            if self.0 == 0 {
+                return Poll::Ready(std::thread::current().name().unwrap_or("").to_owned());
+            }
+            self.0 -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn short_work_stays_and_yielding_work_moves() {
+        let threads = GuestThreads::start(1).expect("threads");
+        let here = std::thread::current().name().unwrap_or("").to_owned();
+        let stayed = run_offloading(&threads, SelfWaking(0), || "stopped".to_owned()).await;
+        assert_eq!(stayed, here);
+        let moved = run_offloading(&threads, SelfWaking(3), || "stopped".to_owned()).await;
+        assert_eq!(moved, "jsruntime-guest-0");
+        threads.stop();
+        let after_stop = run_offloading(&threads, SelfWaking(3), || "stopped".to_owned()).await;
+        assert_eq!(after_stop, "stopped");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn waiting_on_something_else_stays_inline() {
+        let threads = GuestThreads::start(1).expect("threads");
+        let (tx, rx) = tokio::sync::oneshot::channel::<u8>();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let _ = tx.send(7);
+        });
+        assert_eq!(run_offloading(&threads, rx, || Ok(0)).await.ok(), Some(7));
+        threads.stop();
+    }
+}

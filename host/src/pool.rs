@@ -1,0 +1,295 @@
+//! The instance pool: single-use instances, some instantiated ahead of demand, and a cap
+//! on how many executions run at once.
+//!
+//! An instance serves exactly one execution and is then destroyed, so nothing passes
+//! between executions or tenants. What the pool keeps are *fresh* instances, made by a
+//! background thread so that instantiation is off the request path; one past its idle
+//! age is replaced. Callers beyond the concurrency cap wait in order on a fair
+//! semaphore, bounded by their own deadline and cancellation. The pooling allocator has
+//! a slot for every instance that can exist at once (running plus ready), so it never
+//! runs out.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+use wasmtime::{Store, UpdateDeadline};
+
+use crate::host_fn::HostFns;
+use crate::sandbox::{ExecState, Sandbox, SandboxPre};
+
+/// Pool statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStats {
+    /// Fresh instances ready to serve.
+    pub available: u64,
+    /// Executions running now.
+    pub in_use: u64,
+    /// Callers waiting for a slot.
+    pub waiting: u64,
+    /// Instances created since start.
+    pub created: u64,
+    /// Instances destroyed since start (after their execution, past their idle age, or
+    /// at shutdown).
+    pub destroyed: u64,
+    /// Instantiations that failed.
+    pub errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    created: AtomicU64,
+    destroyed: AtomicU64,
+    errors: AtomicU64,
+    in_use: AtomicU64,
+    waiting: AtomicU64,
+}
+
+/// A fresh or checked-out instance. Dropping it destroys it (and counts that).
+pub(crate) struct Instance {
+    pub(crate) store: Store<ExecState>,
+    pub(crate) sandbox: Sandbox,
+    /// Unique per instance over the runtime's life.
+    pub(crate) id: u64,
+    created: Instant,
+    counters: Arc<Counters>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.counters.destroyed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Settings of the pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolSettings {
+    pub(crate) max_concurrency: u32,
+    pub(crate) prewarm: u32,
+    pub(crate) max_idle_age: Duration,
+}
+
+/// Fuel for instantiation, which runs no script; the execution's budget is set at
+/// check-out.
+const INSTANTIATION_FUEL: u64 = 1_000_000_000;
+
+/// State shared with the refill thread.
+struct Shared {
+    pre: SandboxPre<ExecState>,
+    host_fns: Arc<HostFns>,
+    shutdown: tokio_util::sync::CancellationToken,
+    ready: Mutex<VecDeque<Instance>>,
+    /// Signalled when an instance is taken or the pool stops.
+    refill: Condvar,
+    stop: AtomicBool,
+    counters: Arc<Counters>,
+    next_id: AtomicU64,
+    settings: PoolSettings,
+}
+
+pub(crate) struct Pool {
+    shared: Arc<Shared>,
+    slots: Semaphore,
+    refill_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Pool {
+    pub(crate) fn start(
+        pre: SandboxPre<ExecState>,
+        host_fns: Arc<HostFns>,
+        shutdown: tokio_util::sync::CancellationToken,
+        settings: PoolSettings,
+    ) -> Result<Pool, std::io::Error> {
+        let shared = Arc::new(Shared {
+            pre,
+            host_fns,
+            shutdown,
+            ready: Mutex::new(VecDeque::new()),
+            refill: Condvar::new(),
+            stop: AtomicBool::new(false),
+            counters: Arc::new(Counters::default()),
+            next_id: AtomicU64::new(1),
+            settings,
+        });
+        let refill_thread = if settings.prewarm > 0 {
+            let shared = Arc::clone(&shared);
+            Some(
+                std::thread::Builder::new()
+                    .name("jsruntime-pool".into())
+                    .spawn(move || refill_loop(&shared))?,
+            )
+        } else {
+            None
+        };
+        Ok(Pool {
+            shared,
+            slots: Semaphore::new(settings.max_concurrency as usize),
+            refill_thread: Mutex::new(refill_thread),
+        })
+    }
+
+    /// Waits for a slot (in arrival order). Cancel-safe: a caller that gives up while
+    /// waiting leaves no trace.
+    pub(crate) async fn acquire(&self) -> Option<Slot<'_>> {
+        let _waiting = Gauge::up(&self.shared.counters.waiting);
+        let permit = self.slots.acquire().await.ok()?;
+        Some(Slot {
+            _permit: permit,
+            _in_use: Gauge::up(&self.shared.counters.in_use),
+        })
+    }
+
+    /// A fresh instance for the holder of a slot: a ready one if there is one that is not
+    /// past its idle age, otherwise one instantiated now.
+    pub(crate) async fn checkout(&self) -> Result<Instance, wasmtime::Error> {
+        let taken = {
+            let mut ready = lock(&self.shared.ready);
+            let mut found = None;
+            while let Some(instance) = ready.pop_front() {
+                if instance.created.elapsed() <= self.shared.settings.max_idle_age {
+                    found = Some(instance);
+                    break;
+                }
+                // Past its age: dropped here (counted as destroyed), the next one is tried.
+            }
+            found
+        };
+        if self.shared.settings.prewarm > 0 {
+            self.shared.refill.notify_one();
+        }
+        match taken {
+            Some(instance) => Ok(instance),
+            None => instantiate(&self.shared).await,
+        }
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        let counters = &self.shared.counters;
+        PoolStats {
+            available: lock(&self.shared.ready).len() as u64,
+            in_use: counters.in_use.load(Ordering::Relaxed),
+            waiting: counters.waiting.load(Ordering::Relaxed),
+            created: counters.created.load(Ordering::Relaxed),
+            destroyed: counters.destroyed.load(Ordering::Relaxed),
+            errors: counters.errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits until no execution runs and none waits, for at most `bound`; true if so.
+    pub(crate) async fn drain(&self, bound: Duration) -> bool {
+        let all = self.shared.settings.max_concurrency;
+        match tokio::time::timeout(bound, self.slots.acquire_many(all)).await {
+            Ok(Ok(permits)) => {
+                permits.forget();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Stops the refill thread, refuses new executions and destroys the ready instances.
+    pub(crate) fn stop(&self) {
+        self.slots.close();
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.refill.notify_all();
+        let thread = lock(&self.refill_thread).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+        lock(&self.shared.ready).clear();
+    }
+}
+
+/// A running execution's hold on the pool: a concurrency slot.
+pub(crate) struct Slot<'a> {
+    _permit: SemaphorePermit<'a>,
+    _in_use: Gauge<'a>,
+}
+
+/// Counts something while it exists.
+struct Gauge<'a>(&'a AtomicU64);
+
+impl<'a> Gauge<'a> {
+    fn up(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Gauge(counter)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave them inconsistent (push/pop only).
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn instantiate(shared: &Shared) -> Result<Instance, wasmtime::Error> {
+    let state = ExecState::idle(Arc::clone(&shared.host_fns), shared.shutdown.clone());
+    let mut store = Store::new(shared.pre.engine(), state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_fuel(INSTANTIATION_FUEL)?;
+    store.epoch_deadline_callback(|context| match context.data().interrupt() {
+        Some(interrupt) => Err(wasmtime::Error::new(interrupt)),
+        // Yield every tick: the executor gets control back each millisecond.
+        None => Ok(UpdateDeadline::Yield(1)),
+    });
+    store.set_epoch_deadline(1);
+    let sandbox = match shared.pre.instantiate_async(&mut store).await {
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            shared.counters.errors.fetch_add(1, Ordering::Relaxed);
+            return Err(error);
+        }
+    };
+    shared.counters.created.fetch_add(1, Ordering::Relaxed);
+    Ok(Instance {
+        store,
+        sandbox,
+        id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+        created: Instant::now(),
+        counters: Arc::clone(&shared.counters),
+    })
+}
+
+/// Keeps `prewarm` fresh instances ready, replacing those past their idle age.
+fn refill_loop(shared: &Shared) {
+    let target = shared.settings.prewarm as usize;
+    // Check ages often enough that none is more than half its age late.
+    let age_check =
+        (shared.settings.max_idle_age / 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        {
+            let mut ready = lock(&shared.ready);
+            let max_age = shared.settings.max_idle_age;
+            ready.retain(|instance| instance.created.elapsed() <= max_age);
+            if ready.len() >= target {
+                let (guard, _) = shared
+                    .refill
+                    .wait_timeout(ready, age_check)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                drop(guard);
+                continue;
+            }
+        }
+        match crate::runtime::block_on(instantiate(shared)) {
+            Ok(instance) => lock(&shared.ready).push_back(instance),
+            Err(error) => {
+                tracing::error!(%error, "jsruntime: could not instantiate a guest for the pool");
+                // Do not spin on a persistent failure.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Helpers shared by the end-to-end tests.
+//!
+//! Each test binary uses only some of them.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use jsruntime::{Config, ErrorKind, ExecError, ExecRequest, Outcome, Runtime, ScriptError};
+use serde_json::{json, Value};
+
+/// A fuel budget so large that the wall-clock timeout always trips first.
+pub const HUGE_FUEL: u64 = 1_000_000_000_000_000;
+
+/// An upper bound for "returned promptly after its timeout or cancellation": generous,
+/// because the machine is shared and noisy.
+pub const PROMPT: Duration = Duration::from_secs(2);
+
+/// A runtime with the default configuration and no host functions.
+pub fn runtime() -> Runtime {
+    Runtime::new(Config::default()).expect("a runtime with the default configuration starts")
+}
+
+/// Runs `source` with the runtime's default limits and returns its value.
+pub async fn run(runtime: &Runtime, source: &str) -> Result<Value, ExecError> {
+    run_request(runtime, ExecRequest::source(source)).await
+}
+
+/// Runs a request and returns its value.
+pub async fn run_request(runtime: &Runtime, request: ExecRequest) -> Result<Value, ExecError> {
+    runtime.execute(&request).await.map(|outcome| outcome.value)
+}
+
+/// Runs a request that must succeed and returns the whole outcome.
+pub async fn run_ok(runtime: &Runtime, request: ExecRequest) -> Outcome {
+    match runtime.execute(&request).await {
+        Ok(outcome) => outcome,
+        Err(error) => panic!("the execution should succeed, but failed: {error:?}"),
+    }
+}
+
+/// Proves the runtime still works after whatever the test did to it.
+pub async fn assert_still_works(runtime: &Runtime) {
+    assert_eq!(
+        run(runtime, "2 + 2").await,
+        Ok(json!(4)),
+        "the runtime should keep working after a failed execution"
+    );
+}
+
+/// The error of a result that must have failed with `kind`.
+pub fn expect_kind(result: Result<Value, ExecError>, kind: ErrorKind) -> ExecError {
+    match result {
+        Ok(value) => panic!("expected a {kind} error, but the script returned {value}"),
+        Err(error) => {
+            assert_eq!(error.kind(), kind, "unexpected error: {error:?}");
+            error
+        }
+    }
+}
+
+/// The script error of a result that must be an uncaught exception.
+pub fn expect_exception(result: Result<Value, ExecError>) -> ScriptError {
+    match expect_kind(result, ErrorKind::Exception) {
+        ExecError::Exception(script_error) => script_error,
+        other => unreachable!("kind() said exception for {other:?}"),
+    }
+}
+
+/// The script error of a result that must be a syntax error.
+pub fn expect_syntax(result: Result<Value, ExecError>) -> ScriptError {
+    match expect_kind(result, ErrorKind::Syntax) {
+        ExecError::Syntax(script_error) => script_error,
+        other => unreachable!("kind() said syntax for {other:?}"),
+    }
+}
+
+/// Asserts that an uncaught exception is a `TypeError`.
+pub fn assert_type_error(result: Result<Value, ExecError>, what: &str) -> ScriptError {
+    let error = expect_exception(result);
+    assert_eq!(
+        error.name.as_deref(),
+        Some("TypeError"),
+        "{what}: expected a TypeError, got {error:?}"
+    );
+    error
+}

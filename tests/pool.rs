@@ -1,0 +1,254 @@
+//! The instance pool: single-use instances, ready instances refreshed by age, callers
+//! beyond the concurrency cap waiting in order, and stats that balance.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use jsruntime::{CancellationToken, Config, ErrorKind, ExecRequest, PoolStats, Runtime};
+
+fn runtime(max_concurrency: u32, prewarm: u32, max_idle_age: Duration) -> Runtime {
+    Runtime::new(Config {
+        max_concurrency,
+        prewarm,
+        max_idle_age,
+        ..Config::default()
+    })
+    .expect("runtime starts")
+}
+
+/// Waits until no execution runs or waits (background refills may still be in flight).
+async fn at_rest(runtime: &Runtime) -> PoolStats {
+    for _ in 0..200 {
+        let stats = runtime.pool_stats();
+        if stats.in_use == 0 && stats.waiting == 0 {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the pool never came to rest: {:?}", runtime.pool_stats());
+}
+
+/// A script that holds its slot for about `ms` milliseconds of wall time.
+fn busy_for(ms: u64) -> String {
+    format!("const until = Date.now() + {ms}; while (Date.now() < until) {{}} {ms}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_instance_is_never_handed_out_again() {
+    let runtime = runtime(8, 2, Duration::from_secs(60));
+    let mut seen = HashSet::new();
+    for i in 0..30 {
+        let execution = runtime
+            .execute_detailed(&ExecRequest::source(format!("{i} + 1")))
+            .await;
+        assert_eq!(execution.result, Ok(serde_json::json!(i + 1)));
+        assert!(execution.stats.instance_id > 0);
+        assert!(
+            seen.insert(execution.stats.instance_id),
+            "instance {} reused",
+            execution.stats.instance_id
+        );
+    }
+    // Failed executions (a trapped or interrupted instance) are never reused either.
+    let handles: Vec<_> = (0..30)
+        .map(|i| {
+            let runtime = runtime.clone();
+            tokio::spawn(async move {
+                let source = if i % 2 == 0 {
+                    "while (true) {}"
+                } else {
+                    "throw new Error('x')"
+                };
+                let request = ExecRequest::source(source).fuel(100_000);
+                runtime.execute_detailed(&request).await
+            })
+        })
+        .collect();
+    for handle in handles {
+        let execution = handle.await.expect("task");
+        assert!(execution.result.is_err());
+        assert!(
+            seen.insert(execution.stats.instance_id),
+            "instance {} reused",
+            execution.stats.instance_id
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_instances_past_their_age_are_replaced() {
+    let runtime = runtime(4, 2, Duration::from_millis(40));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let stats = runtime.pool_stats();
+    // Two were made at start and replaced several times since, without any execution.
+    assert!(stats.created >= 5, "{stats:?}");
+    assert!(stats.destroyed >= 3, "{stats:?}");
+    assert!(stats.available <= 2, "{stats:?}");
+    assert_eq!(
+        runtime
+            .execute(&ExecRequest::source("1 + 1"))
+            .await
+            .map(|o| o.value),
+        Ok(serde_json::json!(2))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_instances_are_used_and_stats_balance_at_rest() {
+    let runtime = runtime(4, 3, Duration::from_secs(60));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(runtime.pool_stats().available, 3, "prewarmed");
+    let handles: Vec<_> = (0..40)
+        .map(|i| {
+            let runtime = runtime.clone();
+            tokio::spawn(async move {
+                runtime
+                    .execute(&ExecRequest::source(format!("{i} * 2")))
+                    .await
+            })
+        })
+        .collect();
+    for (i, handle) in handles.into_iter().enumerate() {
+        assert_eq!(
+            handle.await.expect("task").map(|o| o.value),
+            Ok(serde_json::json!(i * 2))
+        );
+    }
+    let stats = at_rest(&runtime).await;
+    assert_eq!(
+        stats.created,
+        stats.destroyed + stats.available,
+        "{stats:?}"
+    );
+    assert_eq!(stats.errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_beyond_the_cap_wait_in_order() {
+    let runtime = runtime(1, 0, Duration::from_secs(60));
+    let blocker = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move { runtime.execute(&ExecRequest::source(busy_for(150))).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let (order_tx, mut order_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut waiters = Vec::new();
+    for i in 0..5 {
+        let runtime = runtime.clone();
+        let order_tx = order_tx.clone();
+        waiters.push(tokio::spawn(async move {
+            let outcome = runtime
+                .execute(&ExecRequest::source(format!("{i}")).timeout(Duration::from_secs(5)))
+                .await;
+            let _ = order_tx.send(i);
+            outcome
+        }));
+        // Arrival order is the spawn order.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        runtime.pool_stats().waiting >= 4,
+        "{:?}",
+        runtime.pool_stats()
+    );
+    assert!(blocker.await.expect("task").is_ok());
+    for waiter in waiters {
+        assert!(waiter.await.expect("task").is_ok());
+    }
+    drop(order_tx);
+    let mut order = Vec::new();
+    while let Some(i) = order_rx.recv().await {
+        order.push(i);
+    }
+    assert_eq!(order, vec![0, 1, 2, 3, 4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_gives_up_while_waiting_leaves_no_trace() {
+    let runtime = runtime(1, 0, Duration::from_secs(60));
+    let blocker = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move { runtime.execute(&ExecRequest::source(busy_for(300))).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+
+    let started = Instant::now();
+    let timed_out = runtime
+        .execute(&ExecRequest::source("1").timeout(Duration::from_millis(50)))
+        .await
+        .expect_err("no slot within 50 ms");
+    assert_eq!(timed_out.kind(), ErrorKind::Timeout);
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let token = CancellationToken::new();
+    let canceller = {
+        let token = token.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            token.cancel();
+        })
+    };
+    let cancelled = runtime
+        .execute(
+            &ExecRequest::source("1")
+                .timeout(Duration::from_secs(5))
+                .cancel_token(token),
+        )
+        .await
+        .expect_err("cancelled while waiting");
+    assert_eq!(cancelled.kind(), ErrorKind::Cancelled);
+    canceller.await.expect("task");
+
+    // A caller whose future is dropped while waiting.
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(20),
+        runtime.execute(&ExecRequest::source("1")),
+    )
+    .await;
+    assert!(dropped.is_err());
+
+    assert_eq!(runtime.pool_stats().waiting, 0);
+    assert!(blocker.await.expect("task").is_ok());
+    let stats = at_rest(&runtime).await;
+    assert_eq!(stats.in_use, 0);
+    assert_eq!(
+        stats.created,
+        stats.destroyed + stats.available,
+        "{stats:?}"
+    );
+    // Only the executions that got a slot made an instance (start-up check + blocker).
+    assert_eq!(stats.created, 2, "{stats:?}");
+    assert_eq!(
+        runtime
+            .execute(&ExecRequest::source("2 + 2"))
+            .await
+            .map(|o| o.value),
+        Ok(serde_json::json!(4))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_fails_for_lack_of_allocator_slots() {
+    let runtime = runtime(3, 2, Duration::from_secs(60));
+    let handles: Vec<_> = (0..120)
+        .map(|i| {
+            let runtime = runtime.clone();
+            tokio::spawn(async move {
+                let request = ExecRequest::source(format!("[{i}].map(x => x + 1)[0]"))
+                    .timeout(Duration::from_secs(30));
+                runtime.execute(&request).await
+            })
+        })
+        .collect();
+    for (i, handle) in handles.into_iter().enumerate() {
+        assert_eq!(
+            handle.await.expect("task").map(|o| o.value),
+            Ok(serde_json::json!(i + 1))
+        );
+    }
+    assert_eq!(at_rest(&runtime).await.errors, 0);
+}

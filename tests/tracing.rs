@@ -1,0 +1,83 @@
+//! Every execution runs in a `tracing` span, and console output becomes `tracing`
+//! events. Alone in its binary: `tracing` caches per call site whether anyone listens,
+//! so a test running at the same time without a subscriber could hide the span.
+
+use jsruntime::{Config, ExecContext, ExecRequest, Runtime, Tenant};
+
+fn runtime() -> Runtime {
+    Runtime::new(Config::default()).expect("runtime starts")
+}
+
+/// A `tracing` writer that keeps what it is given.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[test]
+fn every_execution_runs_in_a_span_and_console_output_is_traced() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        tokio.block_on(async {
+            let runtime = runtime();
+            let context = ExecContext::default()
+                .with_tenant(Tenant {
+                    id: "tenant-42".into(),
+                    name: None,
+                })
+                .with_request_id("req-7");
+            let request =
+                ExecRequest::source("console.log('hello from the script'); 1").context(context);
+            runtime.execute(&request).await.expect("runs");
+        });
+    });
+    let output = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let span_close = output
+        .lines()
+        .find(|line| line.contains("jsruntime.execute") && line.contains("close"))
+        .unwrap_or_else(|| panic!("no span close line in:\n{output}"));
+    for field in [
+        "tenant_id=\"tenant-42\"",
+        "request_id=\"req-7\"",
+        "script_hash=",
+        "outcome=\"ok\"",
+        "fuel_used=",
+        "wall_us=",
+    ] {
+        assert!(
+            span_close.contains(field),
+            "{field} missing in {span_close}"
+        );
+    }
+    let log_line = output
+        .lines()
+        .find(|line| line.contains("hello from the script"))
+        .unwrap_or_else(|| panic!("no script log line in:\n{output}"));
+    assert!(log_line.contains("jsruntime::script"), "{log_line}");
+    assert!(log_line.contains("tenant_id=\"tenant-42\""), "{log_line}");
+}
