@@ -50,6 +50,10 @@ impl Services for ImportedServices {
         })
     }
 
+    fn functions(&self) -> Vec<String> {
+        wit_host::functions()
+    }
+
     fn tenant(&self) -> Option<Tenant> {
         wit_context::tenant().map(|t| Tenant {
             id: t.id,

@@ -9,12 +9,16 @@
   const nativeCall = g.__jsruntime_call;
   const nativeContext = g.__jsruntime_context;
   const nativeDeadline = g.__jsruntime_deadline;
+  const nativeFunctions = g.__jsruntime_functions;
+  delete g.__jsruntime_functions;
   delete g.__jsruntime_log;
   delete g.__jsruntime_call;
   delete g.__jsruntime_context;
   delete g.__jsruntime_deadline;
 
-  const { freeze, defineProperty, getOwnPropertyNames, getOwnPropertyDescriptor } = Object;
+  const { freeze, defineProperty, getOwnPropertyNames, getOwnPropertyDescriptor, create } = Object;
+  const hasOwn = Object.hasOwn;
+  const split = Function.prototype.call.bind(String.prototype.split);
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const toText = String;
@@ -24,7 +28,7 @@
   const ErrorCtor = Error;
 
   const deepFreeze = (value) => {
-    if (value !== null && typeof value === "object") {
+    if (value !== null && (typeof value === "object" || typeof value === "function")) {
       for (const key of getOwnPropertyNames(value)) {
         const descriptor = getOwnPropertyDescriptor(value, key);
         if ("value" in descriptor) deepFreeze(descriptor.value);
@@ -63,15 +67,51 @@
   }
   defineProperty(g, "console", { value: freeze(consoleObject), writable: false, enumerable: false, configurable: false });
 
-  const hostObject = {
-    call(name, args) {
-      if (typeof name !== "string") throw new TypeError("host.call: the function name must be a string");
-      const argsJson = stringify(args === undefined ? null : args);
-      const resultJson = nativeCall(name, argsJson);
-      return parse(resultJson);
-    },
+  const call = (name, args) => {
+    if (typeof name !== "string") throw new TypeError("host.call: the function name must be a string");
+    const argsJson = stringify(args === undefined ? null : args);
+    return parse(nativeCall(name, argsJson));
   };
-  defineProperty(g, "host", { value: freeze(hostObject), writable: false, enumerable: false, configurable: false });
+  const defineValue = (object, key, value) =>
+    defineProperty(object, key, { value, writable: false, enumerable: true, configurable: false });
+
+  // `host.call(name, args)`, plus one function per registered name, nested by its dots:
+  // `orders.get` becomes `host.orders.get(args)`. Namespaces have no prototype, so a
+  // name like `__proto__.x` is just a name. Built on first use, then frozen.
+  const buildHost = () => {
+    const root = create(null);
+    defineValue(root, "call", call);
+    const names = parse(nativeFunctions());
+    // Namespaces first, so `orders.get` wins over a function named `orders`; a name that
+    // collides with a namespace or with `call` stays reachable through host.call.
+    const namespaceOf = (parts, make) => {
+      let node = root;
+      for (let i = 0; i < parts.length - 1 && node !== undefined; i++) {
+        const part = parts[i];
+        if (!hasOwn(node, part) && make) defineValue(node, part, create(null));
+        const next = node[part];
+        node = next !== null && typeof next === "object" && next !== root ? next : undefined;
+      }
+      return node;
+    };
+    for (const name of names) namespaceOf(split(name, "."), true);
+    for (const name of names) {
+      const parts = split(name, ".");
+      const node = namespaceOf(parts, false);
+      const leaf = parts[parts.length - 1];
+      if (node !== undefined && !hasOwn(node, leaf)) defineValue(node, leaf, (args) => call(name, args));
+    }
+    return deepFreeze(root);
+  };
+  let hostObject;
+  defineProperty(g, "host", {
+    get() {
+      if (hostObject === undefined) hostObject = buildHost();
+      return hostObject;
+    },
+    enumerable: false,
+    configurable: false,
+  });
 
   // `context` is built on first use: a script that never reads it costs no host call.
   let contextObject;

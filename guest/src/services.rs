@@ -56,6 +56,8 @@ pub trait Services {
     fn log(&self, level: LogLevel, message: &str);
     /// Calls a named host function with JSON arguments.
     fn call(&self, name: &str, args_json: &str) -> Result<String, CallError>;
+    /// The names of the host functions.
+    fn functions(&self) -> Vec<String>;
     /// The caller's tenant.
     fn tenant(&self) -> Option<Tenant>;
     /// The caller's user.

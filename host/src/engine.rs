@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use crate::error::SetupError;
 use crate::sandbox::{ExecState, SandboxPre};
@@ -89,6 +89,9 @@ fn engine_config(slots: u32) -> Result<wasmtime::Config, SetupError> {
         // Any memory cap up to the wasm32 maximum; `StoreLimits` enforces the real one.
         .max_memory_size(usize::try_from(crate::limits::MAX_MEMORY_BYTES).unwrap_or(usize::MAX))
         .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        // Reset only the pages an execution dirtied (Linux 6.7+; off elsewhere) instead of
+        // the whole kept-resident region: most of a fresh instance's heap is never written.
+        .pagemap_scan(Enabled::Auto)
         .table_keep_resident(64 * 1024);
 
     let mut config = wasmtime::Config::new();

@@ -63,6 +63,13 @@ impl HostFns {
         self.by_name.insert(name, function);
     }
 
+    /// The registered names, sorted.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.by_name.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub(crate) fn get(&self, name: &str) -> Option<&HostFn> {
         self.by_name.get(name)
     }

@@ -291,6 +291,10 @@ impl wit_host::Host for ExecState {
         Ok(())
     }
 
+    fn functions(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(self.host_fns.names())
+    }
+
     async fn call(
         &mut self,
         name: String,

@@ -47,6 +47,9 @@ impl context::Host for State {
 
 impl host::Host for State {
     fn log(&mut self, _level: host::LogLevel, _message: String) {}
+    fn functions(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     fn call(&mut self, _name: String, _args_json: String) -> Result<String, host::CallError> {
         Err(host::CallError::Failed(
             "no host functions during pre-initialization".into(),
