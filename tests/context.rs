@@ -537,12 +537,17 @@ async fn concurrent_alternating_tenants_never_see_each_others_globals() {
 
 fn runtime_with_namespaced_fns() -> Runtime {
     Runtime::builder()
-        .host_fn("orders.get", |call| async move { Ok(json!({ "id": call.args["id"], "via": call.name })) })
+        .host_fn("orders.get", |call| async move {
+            Ok(json!({ "id": call.args["id"], "via": call.name }))
+        })
         .host_fn("orders.list", |_| async move { Ok(json!([1, 2])) })
         .host_fn("ping", |_| async move { Ok(json!("pong")) })
         // Collides with the `orders` namespace: reachable through host.call only.
         .host_fn("orders", |_| async move { Ok(json!("bare")) })
-        .host_fn("__proto__.polluted", |_| async move { Ok(json!("name only")) })
+        .host_fn(
+            "__proto__.polluted",
+            |_| async move { Ok(json!("name only")) },
+        )
         .build()
         .expect("runtime starts")
 }
@@ -566,11 +571,17 @@ async fn registered_names_become_nested_functions_on_host() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_host_object_is_frozen() {
     let rt = runtime_with_namespaced_fns();
-    let value = run(&rt, "[Object.isFrozen(host), Object.isFrozen(host.orders), Object.keys(host.orders).sort()]")
-        .await
-        .expect("runs");
+    let value = run(
+        &rt,
+        "[Object.isFrozen(host), Object.isFrozen(host.orders), Object.keys(host.orders).sort()]",
+    )
+    .await
+    .expect("runs");
     assert_eq!(value, json!([true, true, ["get", "list"]]));
-    assert_type_error(run(&rt, "host.orders.get = () => 'mine'; 1").await, "assigning to a host function");
+    assert_type_error(
+        run(&rt, "host.orders.get = () => 'mine'; 1").await,
+        "assigning to a host function",
+    );
     assert_type_error(run(&rt, "host.extra = {}; 1").await, "adding to host");
     assert_type_error(run(&rt, "host = {}; 1").await, "replacing host");
     assert_still_works(&rt).await;

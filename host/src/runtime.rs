@@ -493,11 +493,7 @@ impl Runtime {
     pub async fn execute_detailed(&self, request: &ExecRequest) -> Execution {
         let started = Instant::now();
         if self.inner.closed.load(Ordering::SeqCst) {
-            return failed(
-                ExecError::Internal("the runtime is closed".into()),
-                started,
-                Stats::default(),
-            );
+            return failed(closed_error(), started, Stats::default());
         }
         let mut limits = match self.inner.config.limits.with(&request.overrides) {
             Ok(limits) => limits,
@@ -535,13 +531,7 @@ impl Runtime {
                     .await
             }
         };
-        let closed = move || {
-            failed(
-                ExecError::Internal("the runtime is closed".into()),
-                started,
-                Stats::default(),
-            )
-        };
+        let closed = move || failed(closed_error(), started, Stats::default());
         let execution = run_offloading(&self.inner.guest_threads, run, closed)
             .instrument(span.clone())
             .await;
@@ -603,11 +593,7 @@ impl Runtime {
         started: Instant,
     ) -> Execution {
         let Some(_slot) = self.inner.pool.acquire().await else {
-            return failed(
-                ExecError::Internal("the runtime is closed".into()),
-                started,
-                Stats::default(),
-            );
+            return failed(closed_error(), started, Stats::default());
         };
         let mut instance = match self.inner.pool.checkout().await {
             Ok(instance) => instance,
@@ -703,19 +689,14 @@ impl Runtime {
     /// runtime's default limits. A syntax error is [`ExecError::Syntax`].
     pub async fn compile(&self, name: &str, source: &str) -> Result<Script, ExecError> {
         if self.inner.closed.load(Ordering::SeqCst) {
-            return Err(ExecError::Internal("the runtime is closed".into()));
+            return Err(closed_error());
         }
         let limits = self.inner.config.limits;
         let name: Arc<str> = Arc::from(name);
         let hash = cache::script_hash(&name, source);
         let deadline = Instant::now() + limits.timeout;
         let compile = async {
-            let _slot = self
-                .inner
-                .pool
-                .acquire()
-                .await
-                .ok_or_else(|| ExecError::Internal("the runtime is closed".into()))?;
+            let _slot = self.inner.pool.acquire().await.ok_or_else(closed_error)?;
             let mut instance = self.inner.pool.checkout().await.map_err(|e| {
                 ExecError::Internal(format!("could not instantiate the guest: {e:#}"))
             })?;
@@ -863,6 +844,11 @@ pub(crate) fn replace_lone_surrogates(json: &str) -> String {
     }
     out.push_str(&json[last..]);
     out
+}
+
+/// What executions get once [`Runtime::close`] has been called.
+fn closed_error() -> ExecError {
+    ExecError::Internal("the runtime is closed".into())
 }
 
 fn failed(error: ExecError, started: Instant, mut stats: Stats) -> Execution {
