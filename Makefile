@@ -68,7 +68,7 @@ guest-test: $(BUILD)/.deps
 
 host-test: guest
 	@echo "==> host unit tests and end-to-end tests (tests/)"
-	$(CARGO) test --release --workspace
+	$(CARGO) test --release -p jsruntime -p jsruntime-wizen
 
 lint: guest
 	cargo fmt --all --check
@@ -82,3 +82,68 @@ fmt:
 
 clean:
 	rm -rf target
+
+## bench: benchmarks (sandbox vs native QuickJS, latency, memory, start-up, timeouts);
+## writes BENCHMARKS.md. Takes a few minutes; the first run also compiles the guest
+## once per benchmarked engine configuration (cached in target/bench-cache).
+.PHONY: bench
+bench: guest
+	@echo "==> building the CLI (its start-up time is measured)"
+	$(CARGO) build --release -p jsruntime --bin jsruntime
+	@echo "==> running the benchmarks"
+	$(CARGO) run --release -p jsruntime-bench
+
+## soak: the soak test at length: 200,000 mixed executions from 100 tenants, checking
+## every result and that RSS stays flat (prints its RSS samples). Takes a few minutes.
+.PHONY: soak
+soak: guest
+	JSRUNTIME_SOAK_EXECUTIONS=200000 $(CARGO) test --release -p jsruntime --test soak -- --nocapture
+
+## fuzz: libFuzzer on Runtime::execute_detailed (fuzz/fuzz_targets/execute.rs) for
+## FUZZ_SECONDS (default 300), with the JS dictionary, starting from the seeds in
+## fuzz/corpus/execute; new inputs go to fuzz/corpus-raw/execute (not committed), a
+## failing input to fuzz/artifacts/execute. Needs the nightly toolchain and cargo-fuzz
+## (installed if missing). The first build instruments wasmtime: it takes a while.
+FUZZ_SECONDS   ?= 300
+FUZZ_TARGET    ?= execute
+FUZZ_SANITIZER ?= address
+FUZZ_ARGS      ?=
+FUZZ_DIR       := $(CURDIR)/fuzz
+.PHONY: fuzz
+fuzz: guest
+	@if ! rustup toolchain list | grep -q '^nightly'; then \
+	  echo "==> installing the nightly Rust toolchain (cargo fuzz needs it)"; \
+	  rustup toolchain install nightly --profile minimal; fi
+	@if ! command -v cargo-fuzz >/dev/null; then \
+	  echo "==> installing cargo-fuzz"; $(CARGO) install cargo-fuzz --locked; fi
+	@mkdir -p $(FUZZ_DIR)/corpus-raw/$(FUZZ_TARGET)
+	@echo "==> fuzzing $(FUZZ_TARGET) for $(FUZZ_SECONDS) s (sanitizer: $(FUZZ_SANITIZER))"
+	cargo +nightly fuzz run --fuzz-dir $(FUZZ_DIR) -s $(FUZZ_SANITIZER) $(FUZZ_TARGET) \
+	  $(FUZZ_DIR)/corpus-raw/$(FUZZ_TARGET) $(FUZZ_DIR)/corpus/$(FUZZ_TARGET) -- \
+	  -dict=$(FUZZ_DIR)/dict/js.dict -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -timeout=30 -rss_limit_mb=4096 -malloc_limit_mb=4096 -detect_leaks=0 \
+	  -print_final_stats=1 $(FUZZ_ARGS)
+
+## coverage: line coverage of the host crate (host/src) under the host's tests (the
+## ones `make test` runs for it; not the doc tests), with cargo-llvm-cov. Installs the
+## llvm-tools-preview component and cargo-llvm-cov if missing. Prints the per-file
+## summary, then the lines no test runs; the HTML report is in target/llvm-cov/html.
+COV_IGNORE := /(tests|tools|bench|guest|fuzz)/|/\.cargo/|/rustc/
+.PHONY: coverage
+coverage: guest
+	@if ! rustup component list --installed | grep -q '^llvm-tools'; then \
+	  echo "==> adding the rustup component llvm-tools-preview"; \
+	  rustup component add llvm-tools-preview; fi
+	@if ! command -v cargo-llvm-cov >/dev/null; then \
+	  echo "==> installing cargo-llvm-cov"; $(CARGO) install cargo-llvm-cov --locked; fi
+	@echo "==> host tests under coverage instrumentation (target/llvm-cov-target)"
+	@$(CARGO) llvm-cov clean --workspace
+	@status=0; \
+	$(CARGO) llvm-cov --release -p jsruntime --no-report --no-fail-fast || status=$$?; \
+	$(CARGO) llvm-cov report --release --ignore-filename-regex '$(COV_IGNORE)' --text --output-dir target/llvm-cov && \
+	$(CARGO) llvm-cov report --release --ignore-filename-regex '$(COV_IGNORE)' --html --output-dir target/llvm-cov && \
+	echo "==> line coverage of host/src, per file (the Lines columns), with the lines no test runs" && \
+	$(CARGO) llvm-cov report --release --ignore-filename-regex '$(COV_IGNORE)' --show-missing-lines || exit $$?; \
+	echo "==> annotated sources: target/llvm-cov/html/index.html, target/llvm-cov/text/"; \
+	if [ $$status != 0 ]; then echo "==> some tests FAILED (see above); the figures count what ran"; fi; \
+	exit $$status

@@ -8,10 +8,10 @@
 //! (environment, files, clock readings used later) leaks into the snapshot.
 
 use anyhow::{Context as _, Result};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Instance, Lift, Linker, ResourceTable, WasmList};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wizer::Wizer;
+use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 wasmtime::component::bindgen!({
     world: "sandbox",
@@ -88,18 +88,35 @@ async fn main() -> Result<()> {
     // The component refers to its init export after the rewrite; removing it leaves a
     // component that fails to load.
     wizer.keep_init_func(true);
-    let (snapshot, _) = wizer
-        .run_component(&mut store, &wasm, async |store, component: &Component| {
-            let mut linker = Linker::new(store.engine());
-            wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-            Sandbox::add_to_linker::<_, wasmtime::component::HasSelf<State>>(
-                &mut linker,
-                |state| state,
-            )?;
-            linker.instantiate_async(store, component).await
-        })
+    let (context, instrumented) = wizer
+        .instrument_component(&wasm)
+        .map_err(|e| anyhow::anyhow!("instrumenting the guest: {e:?}"))?;
+    let component = Component::new(&engine, &instrumented)
+        .map_err(|e| anyhow::anyhow!("compiling the guest: {e:?}"))?;
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Sandbox::add_to_linker::<_, HasSelf<State>>(&mut linker, |state| state)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let instance = linker
+        .instantiate_async(&mut store, &component)
         .await
-        .map_err(|e| anyhow::anyhow!("pre-initializing the guest: {e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("instantiating the guest: {e:?}"))?;
+    let init = instance
+        .get_typed_func::<(), ()>(&mut store, "wizer-initialize")
+        .map_err(|e| anyhow::anyhow!("the guest has no wizer-initialize export: {e:?}"))?;
+    init.call_async(&mut store, ())
+        .await
+        .map_err(|e| anyhow::anyhow!("the guest's initializer failed: {e:?}"))?;
+    let snapshot = wizer
+        .snapshot_component(
+            &context,
+            &mut Snapshotted {
+                store: &mut store,
+                instance,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("snapshotting the guest: {e:?}"))?;
 
     let tmp = format!("{output}.tmp");
     std::fs::write(&tmp, &snapshot).with_context(|| format!("writing {tmp}"))?;
@@ -110,4 +127,73 @@ async fn main() -> Result<()> {
         snapshot.len()
     );
     Ok(())
+}
+
+/// Lets Wizer read the initialized instance's state (the functions its instrumentation
+/// added return memories and globals). Written here rather than taken from
+/// `wasmtime-wizer`'s own `wasmtime` feature, which would build wasmtime a second time with
+/// a different feature set than the host library's.
+struct Snapshotted<'a> {
+    store: &'a mut Store<State>,
+    instance: Instance,
+}
+
+impl Snapshotted<'_> {
+    async fn call<R: Lift + Send + Sync + 'static, R2>(
+        &mut self,
+        instance: &str,
+        func: &str,
+        use_result: impl FnOnce(&mut Store<State>, R) -> R2,
+    ) -> R2 {
+        let failed = |what: &str| -> ! { panic!("wizer: cannot {what} {instance}#{func}") };
+        let (_, exported_instance) = self
+            .instance
+            .get_export(&mut *self.store, None, instance)
+            .unwrap_or_else(|| failed("find"));
+        let (_, exported_func) = self
+            .instance
+            .get_export(&mut *self.store, Some(&exported_instance), func)
+            .unwrap_or_else(|| failed("find"));
+        let typed = self
+            .instance
+            .get_typed_func::<(), (R,)>(&mut *self.store, exported_func)
+            .unwrap_or_else(|_| failed("type"));
+        let (result,) = typed
+            .call_async(&mut *self.store, ())
+            .await
+            .unwrap_or_else(|_| failed("call"));
+        use_result(&mut *self.store, result)
+    }
+}
+
+impl ComponentInstanceState for Snapshotted<'_> {
+    async fn call_func_ret_list_u8(
+        &mut self,
+        instance: &str,
+        func: &str,
+        contents: impl FnOnce(&[u8]) + Send,
+    ) {
+        self.call(instance, func, |store, list: WasmList<u8>| {
+            contents(list.as_le_slice(&store))
+        })
+        .await
+    }
+
+    async fn call_func_ret_s32(&mut self, instance: &str, func: &str) -> i32 {
+        self.call(instance, func, |_, value| value).await
+    }
+
+    async fn call_func_ret_s64(&mut self, instance: &str, func: &str) -> i64 {
+        self.call(instance, func, |_, value| value).await
+    }
+
+    async fn call_func_ret_f32(&mut self, instance: &str, func: &str) -> u32 {
+        self.call(instance, func, |_, value: f32| value.to_bits())
+            .await
+    }
+
+    async fn call_func_ret_f64(&mut self, instance: &str, func: &str) -> u64 {
+        self.call(instance, func, |_, value: f64| value.to_bits())
+            .await
+    }
 }

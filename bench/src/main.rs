@@ -1,0 +1,375 @@
+//! # jsruntime-bench
+//!
+//! Measures `jsruntime` side by side with the same QuickJS run natively, and writes
+//! the results to `BENCHMARKS.md` at the repository root (also printed). Run it with
+//! `make bench`, which first builds the guest and the CLI, or with
+//! `cargo run --release -p jsruntime-bench` once those exist.
+//!
+//! What it measures, in order (a few minutes in all):
+//!
+//! 1. the trivial script `1+1` through the public API: latency and throughput;
+//! 2. where one trivial execution goes (raw-engine phases, public-API differences);
+//! 3. CPU workloads, sandboxed vs native QuickJS, and the cost of fuel and of epoch
+//!    interruption separately;
+//! 4. a 200 KiB script from source vs from cached bytecode;
+//! 5. memory per live instance, with 500 alive;
+//! 6. start-up time of the CLI, with a warm and a cold compiled-guest cache;
+//! 7. timeout and cancellation precision.
+//!
+//! Modules: [`workloads`] (the scripts), [`native`] (the baseline), [`sandboxed`] (the
+//! public API), [`raw_engine`] (a plain wasmtime engine around the same guest),
+//! [`system`] (machine, `/proc`, the CLI child process), [`stats`], [`report`], and
+//! [`profile`] (`jsruntime-bench profile VARIANT N`: one kind of execution in a loop,
+//! to attach a profiler to).
+
+mod native;
+mod profile;
+mod raw_engine;
+mod report;
+mod sandboxed;
+mod stats;
+mod system;
+mod workloads;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _, Result};
+use jsruntime::ExecRequest;
+
+use raw_engine::{Phases, RawEngine, RawOptions};
+use report::{Bundle, CpuRow, Memory, PhaseStats, Results, Split, Timeouts, Trivial};
+use sandboxed::{workload_request, Api};
+use stats::Summary;
+use system::{Machine, MemoryReading};
+use workloads::Workload;
+
+/// Iteration counts, chosen to keep the whole run to a few minutes on two cores.
+const TRIVIAL_WARMUP: usize = 2_000;
+const TRIVIAL_SAMPLES: usize = 20_000;
+const THROUGHPUT_WINDOW: Duration = Duration::from_secs(3);
+const SPLIT_SAMPLES: usize = 1_200;
+const PHASE_SAMPLES: usize = 5_000;
+const CPU_ROUNDS: usize = 5;
+const BUNDLE_RUNS: usize = 30;
+const LIVE_INSTANCES: usize = 500;
+const CLI_COLD_RUNS: usize = 3;
+const CLI_WARM_RUNS: usize = 15;
+const TIMEOUT: Duration = Duration::from_millis(100);
+const TIMEOUT_RUNS: usize = 10;
+const CANCEL_AFTER: Duration = Duration::from_millis(50);
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("profile") {
+        return profile::run(&args[1..]);
+    }
+    let started = Instant::now();
+    let machine = Machine::describe();
+    ensure!(
+        raw_engine::GUEST_SHA256 == jsruntime::GUEST_SHA256,
+        "the bench crate and the jsruntime crate embed different guests; rebuild both"
+    );
+    progress("starting the runtime (Config::default())");
+    let api = Api::new().context("starting the jsruntime runtime")?;
+    let cpu_workloads = workloads::cpu_workloads();
+    let bundle_workload = workloads::bundle();
+
+    progress("checking that every workload gives the same result natively and sandboxed");
+    for workload in cpu_workloads.iter().chain([&bundle_workload]) {
+        check_same_result(&api, workload)?;
+    }
+
+    progress("1. trivial script: latency and throughput");
+    let trivial = Trivial {
+        latency: sandboxed::trivial_latency(&api, TRIVIAL_WARMUP, TRIVIAL_SAMPLES)?,
+        throughput_1: sandboxed::throughput(&api.runtime, 1, THROUGHPUT_WINDOW)?,
+        throughput_2: sandboxed::throughput(&api.runtime, 2, THROUGHPUT_WINDOW)?,
+        window: THROUGHPUT_WINDOW,
+    };
+
+    progress("2. split of one trivial execution");
+    let split = measure_split(&api)?;
+
+    progress(
+        "3. CPU workloads (compiling the guest for each raw-engine configuration on first use)",
+    );
+    let cpu = measure_cpu(&api, &cpu_workloads)?;
+
+    progress("4. 200 KiB script");
+    let bundle = measure_bundle(&api, &bundle_workload)?;
+
+    progress("5. memory with 500 live instances");
+    let memory = measure_memory(&api)?;
+
+    progress("7. timeout and cancellation precision");
+    let timeouts = Timeouts {
+        timeout: TIMEOUT,
+        overshoot: Summary::of(sandboxed::timeout_overshoot(&api, TIMEOUT_RUNS, TIMEOUT)?),
+        cancel_after: CANCEL_AFTER,
+        cancel: Summary::of(sandboxed::cancellation_latency(
+            &api,
+            TIMEOUT_RUNS,
+            CANCEL_AFTER,
+        )?),
+    };
+    drop(api);
+
+    progress("6. CLI start-up (cold runs compile the guest: several seconds each)");
+    let cli_path = system::cli_path();
+    let cli = if cli_path.exists() {
+        system::cli_start(&cli_path, CLI_COLD_RUNS, CLI_WARM_RUNS).map_err(|e| format!("{e:#}"))
+    } else {
+        Err(format!(
+            "{} is missing (build it with `make bench`)",
+            cli_path.display()
+        ))
+    };
+
+    let results = Results {
+        machine,
+        date: system::today(),
+        trivial,
+        split,
+        cpu,
+        cpu_rounds: CPU_ROUNDS,
+        bundle,
+        memory,
+        cli,
+        timeouts,
+        load_at_end: system::load_average(),
+        total: started.elapsed(),
+    };
+    let markdown = results.to_markdown();
+    println!("{markdown}");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
+    std::fs::write(&path, &markdown).with_context(|| format!("writing {}", path.display()))?;
+    progress(&format!(
+        "wrote {}",
+        path.canonicalize().unwrap_or(path).display()
+    ));
+    Ok(())
+}
+
+fn progress(message: &str) {
+    eprintln!("==> {message}");
+}
+
+/// Fails unless the workload's result is the same natively and in the sandbox.
+fn check_same_result(api: &Api, workload: &Workload) -> Result<()> {
+    let native: serde_json::Value = serde_json::from_str(&native::run_fresh(&workload.source)?)?;
+    let request =
+        workload_request(ExecRequest::source(workload.source.as_str()).name(workload.name));
+    let sandboxed = api
+        .execute(&request)
+        .with_context(|| format!("running {} in the sandbox", workload.name))?
+        .value;
+    if native != sandboxed {
+        bail!(
+            "{}: native gave {native}, the sandbox gave {sandboxed}",
+            workload.name
+        );
+    }
+    Ok(())
+}
+
+/// Section 2: API variants, and raw-engine phases with and without `pagemap_scan`.
+fn measure_split(api: &Api) -> Result<Split> {
+    let api_split = sandboxed::api_split(api, SPLIT_SAMPLES)?;
+    let mut phases = Vec::new();
+    for pagemap_scan in [true, false] {
+        let engine = RawEngine::new(RawOptions {
+            pagemap_scan,
+            ..RawOptions::library(4)
+        })?;
+        phases.push(api.block_on(raw_phases(&engine, PHASE_SAMPLES))?);
+    }
+    Ok(Split {
+        api: api_split,
+        raw_without_pagemap: phases.pop().unwrap_or_default(),
+        raw: phases.pop().unwrap_or_default(),
+        raw_samples: PHASE_SAMPLES,
+        api_samples: SPLIT_SAMPLES,
+    })
+}
+
+/// Median and fastest of each phase of `1+1` over `samples` executions, after a warm-up.
+async fn raw_phases(engine: &RawEngine, samples: usize) -> Result<PhaseStats> {
+    let bytecode = engine.compile("trivial.js", workloads::TRIVIAL).await?;
+    for _ in 0..samples / 10 {
+        engine.execute_phases(&bytecode).await?;
+    }
+    let mut all = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        all.push(engine.execute_phases(&bytecode).await?);
+    }
+    let summarize = |pick: fn(&Summary) -> Duration| {
+        let phase =
+            |get: fn(&Phases) -> Duration| pick(&Summary::of(all.iter().map(get).collect()));
+        Phases {
+            store: phase(|p| p.store),
+            instantiate: phase(|p| p.instantiate),
+            run: phase(|p| p.run),
+            drop: phase(|p| p.drop),
+        }
+    };
+    Ok(PhaseStats {
+        median: summarize(|s| s.p50),
+        fastest: summarize(|s| s.min),
+    })
+}
+
+/// Section 3: every workload in every mode, interleaved round by round.
+fn measure_cpu(api: &Api, workloads: &[Workload]) -> Result<Vec<CpuRow>> {
+    let mut raw = Vec::new();
+    for (fuel, epoch) in [(true, true), (false, true), (true, false), (false, false)] {
+        raw.push(RawEngine::new(RawOptions {
+            fuel,
+            epoch,
+            ..RawOptions::library(2)
+        })?);
+    }
+    struct Prepared<'w> {
+        workload: &'w Workload,
+        request: ExecRequest,
+        bytecode: Vec<u8>,
+        reused: native::NativeContext,
+        times: Vec<Vec<Duration>>,
+    }
+    let mut prepared = Vec::new();
+    for workload in workloads {
+        prepared.push(Prepared {
+            workload,
+            request: workload_request(
+                ExecRequest::source(workload.source.as_str()).name(workload.name),
+            ),
+            bytecode: api.block_on(raw[0].compile(workload.name, &workload.source))?,
+            reused: native::NativeContext::new()?,
+            times: vec![Vec::new(); 3 + raw.len()],
+        });
+    }
+    for round in 0..=CPU_ROUNDS {
+        for p in &mut prepared {
+            let mut round_times = Vec::with_capacity(3 + raw.len());
+            round_times.push(time(|| native::run_fresh(&p.workload.source).map(drop))?);
+            round_times.push(time(|| p.reused.run(&p.workload.source).map(drop))?);
+            round_times.push(api.time(&p.request)?);
+            for engine in &raw {
+                round_times.push(time(|| {
+                    api.block_on(engine.execute(&p.bytecode)).map(drop)
+                })?);
+            }
+            // Round 0 warms caches, the bytecode cache and the pool's slots.
+            if round > 0 {
+                for (times, t) in p.times.iter_mut().zip(round_times) {
+                    times.push(t);
+                }
+            }
+        }
+    }
+    Ok(prepared
+        .into_iter()
+        .map(|p| {
+            let mut fastest_times = p.times.into_iter().map(fastest);
+            let mut next = || fastest_times.next().unwrap_or_default();
+            CpuRow {
+                name: p.workload.name,
+                description: p.workload.description,
+                native_fresh: next(),
+                native_reused: next(),
+                sandboxed: next(),
+                raw: raw
+                    .iter()
+                    .map(|engine| (engine.options().label(), next()))
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+/// The fastest of repeated timings.
+fn fastest(times: Vec<Duration>) -> Duration {
+    Summary::of(times).min
+}
+
+fn time(f: impl FnOnce() -> Result<()>) -> Result<Duration> {
+    let started = Instant::now();
+    f()?;
+    Ok(started.elapsed())
+}
+
+/// Section 4: the bundle from source (miss, hit), as a compiled script, and natively.
+fn measure_bundle(api: &Api, bundle: &Workload) -> Result<Bundle> {
+    let source: std::sync::Arc<str> = bundle.source.as_str().into();
+    let script = api.compile("bundle.js", &source)?;
+    let hit = ExecRequest::source(std::sync::Arc::clone(&source)).name("bundle.js");
+    let compiled = ExecRequest::script(&script);
+    let mut times: [Vec<Duration>; 4] = Default::default();
+    for run in 0..=BUNDLE_RUNS {
+        let miss =
+            ExecRequest::source(std::sync::Arc::clone(&source)).name(format!("bundle-{run}.js"));
+        let round = [
+            api.time(&miss)?,
+            api.time(&hit)?,
+            api.time(&compiled)?,
+            time(|| native::run_fresh(&source).map(drop))?,
+        ];
+        if run > 0 {
+            for (times, t) in times.iter_mut().zip(round) {
+                times.push(t);
+            }
+        }
+    }
+    let [source_miss, source_hit, script_time, native_fresh] = times.map(fastest);
+    Ok(Bundle {
+        source_bytes: source.len(),
+        bytecode_bytes: script.bytecode_len(),
+        source_miss,
+        source_hit,
+        script: script_time,
+        native_fresh,
+        runs: BUNDLE_RUNS,
+    })
+}
+
+/// The small script each live instance runs.
+const SMALL_SCRIPT: &str =
+    "const order = { id: 7, lines: [1, 2, 3].map((n) => ({ sku: 'SKU-' + n, qty: n })) }; JSON.stringify(order).length";
+
+/// Section 5: RSS with many instances alive, on raw engines with enough slots: the
+/// library's settings, then the same without `pagemap_scan`.
+fn measure_memory(api: &Api) -> Result<Vec<Memory>> {
+    let mut runs = Vec::new();
+    for pagemap_scan in [true, false] {
+        let options = RawOptions {
+            pagemap_scan,
+            ..RawOptions::library(LIVE_INSTANCES as u32 + 12)
+        };
+        let engine = RawEngine::new(options)?;
+        let bytecode = api.block_on(engine.compile("small.js", SMALL_SCRIPT))?;
+        let live_round = || -> Result<MemoryReading> {
+            let mut live = Vec::with_capacity(LIVE_INSTANCES);
+            for _ in 0..LIVE_INSTANCES {
+                live.push(api.block_on(engine.live_instance(&bytecode))?);
+            }
+            Ok(MemoryReading::now())
+        };
+        let before = MemoryReading::now();
+        let fresh = live_round()?;
+        let after_first_drop = MemoryReading::now();
+        let reused = live_round()?;
+        runs.push(Memory {
+            label: if pagemap_scan {
+                "library settings"
+            } else {
+                "without pagemap_scan"
+            },
+            instances: LIVE_INSTANCES,
+            before,
+            fresh,
+            after_first_drop,
+            reused,
+        });
+    }
+    Ok(runs)
+}

@@ -1,0 +1,156 @@
+//! `jsruntime-bench profile VARIANT N`: runs one kind of execution N times in a loop
+//! and prints its median, so a profiler (perf, callgrind) can be attached to exactly
+//! that work. Not part of the report.
+//!
+//! Usage: `jsruntime-bench profile VARIANT N [MAX_CONCURRENCY]`. Variants: `source`
+//! (the trivial request of section 1), `script` (compiled `1+1`),
+//! `context` (a script reading `context`), `result` (a script returning a 1000-element
+//! array), `discarded` (the same array, returning `null`), `raw` (`1+1` on the raw
+//! engine with the library's settings; also prints the phase medians), `raw-no-pagemap` (the same without `pagemap_scan`),
+//! `native-result` and `native-discarded` (the two array scripts in native QuickJS,
+//! fresh context), and `native:NAME`, `api:NAME`, `raw:NAME` for the workloads of
+//! sections 3 and 4 (`fib`, `objects`, `strings`, `json`, `bundle`).
+
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+use jsruntime::ExecRequest;
+
+use crate::raw_engine::{RawEngine, RawOptions};
+use crate::sandboxed::{bench_context, trivial_request, Api, BUILD_ARRAY};
+use crate::stats::{us, Summary};
+use crate::workloads::TRIVIAL;
+
+/// Runs the profiling loop described in the module documentation.
+pub fn run(args: &[String]) -> Result<()> {
+    let (Some(variant), Some(count)) = (args.first(), args.get(1)) else {
+        bail!(
+            "usage: jsruntime-bench profile VARIANT N [MAX_CONCURRENCY] (see bench/src/profile.rs)"
+        );
+    };
+    let count: usize = count.parse().context("N must be a number")?;
+    if let Some((mode, name)) = variant.split_once(':') {
+        return workload(mode, name, count);
+    }
+    let mut times = Vec::with_capacity(count);
+    if let Some(source) = match variant.as_str() {
+        "native-result" => Some(BUILD_ARRAY.to_owned()),
+        "native-discarded" => Some(format!("{BUILD_ARRAY}, null")),
+        _ => None,
+    } {
+        for _ in 0..count {
+            let started = Instant::now();
+            crate::native::run_fresh(&source)?;
+            times.push(started.elapsed());
+        }
+        return print(variant, times);
+    }
+    // An optional third argument lowers `max_concurrency` (and so the pool's address
+    // space reservation), e.g. to fit under valgrind.
+    let api = match args.get(2) {
+        Some(slots) => Api::with_config(jsruntime::Config {
+            max_concurrency: slots.parse().context("max_concurrency must be a number")?,
+            ..jsruntime::Config::default()
+        })?,
+        None => Api::new()?,
+    };
+    if let Some(pagemap_scan) = match variant.as_str() {
+        "raw" => Some(true),
+        "raw-no-pagemap" => Some(false),
+        _ => None,
+    } {
+        let engine = RawEngine::new(RawOptions {
+            pagemap_scan,
+            ..RawOptions::library(2)
+        })?;
+        let bytecode = api.block_on(engine.compile("trivial.js", TRIVIAL))?;
+        let mut phases = Vec::with_capacity(count);
+        for _ in 0..count {
+            let p = api.block_on(engine.execute_phases(&bytecode))?;
+            times.push(p.store + p.instantiate + p.run + p.drop);
+            phases.push(p);
+        }
+        let phase = |get: fn(&crate::raw_engine::Phases) -> std::time::Duration| {
+            us(crate::stats::median(phases.iter().map(get).collect()))
+        };
+        println!(
+            "{variant} phases (medians): store {:.1} µs, instantiate {:.1} µs, run {:.1} µs, drop {:.1} µs",
+            phase(|p| p.store),
+            phase(|p| p.instantiate),
+            phase(|p| p.run),
+            phase(|p| p.drop)
+        );
+    } else {
+        let script = |name: &str, source: &str| -> Result<ExecRequest> {
+            Ok(ExecRequest::script(&api.compile(name, source)?).context(bench_context()))
+        };
+        let request = match variant.as_str() {
+            "source" => trivial_request(),
+            "script" => script("trivial.js", TRIVIAL)?,
+            "context" => script(
+                "context.js",
+                "context.tenantID + '/' + context.user.id + '/' + context.requestID",
+            )?,
+            "result" => script("result.js", BUILD_ARRAY)?,
+            "discarded" => script("discarded.js", &format!("{BUILD_ARRAY}, null"))?,
+            other => bail!("unknown variant {other}"),
+        };
+        for _ in 0..count {
+            times.push(api.time(&request)?);
+        }
+    }
+    print(variant, times)
+}
+
+/// `native:NAME`, `api:NAME` or `raw:NAME` (raw engine, library settings): a CPU
+/// workload of section 3 (`fib`, `objects`, `strings`, `json`) or `bundle`.
+fn workload(mode: &str, name: &str, count: usize) -> Result<()> {
+    let workload = crate::workloads::cpu_workloads()
+        .into_iter()
+        .chain([crate::workloads::bundle()])
+        .find(|w| w.name == name)
+        .with_context(|| format!("no workload named {name}"))?;
+    let mut times = Vec::with_capacity(count);
+    match mode {
+        "native" => {
+            for _ in 0..count {
+                let started = Instant::now();
+                crate::native::run_fresh(&workload.source)?;
+                times.push(started.elapsed());
+            }
+        }
+        "api" => {
+            let api = Api::new()?;
+            let request = crate::sandboxed::workload_request(
+                ExecRequest::source(workload.source.as_str()).name(workload.name),
+            );
+            for _ in 0..count {
+                times.push(api.time(&request)?);
+            }
+        }
+        "raw" => {
+            let api = Api::new()?;
+            let engine = RawEngine::new(RawOptions::library(2))?;
+            let bytecode = api.block_on(engine.compile(workload.name, &workload.source))?;
+            for _ in 0..count {
+                let started = Instant::now();
+                api.block_on(engine.execute(&bytecode))?;
+                times.push(started.elapsed());
+            }
+        }
+        other => bail!("unknown mode {other} (native, api, raw)"),
+    }
+    print(&format!("{mode}:{name}"), times)
+}
+
+fn print(variant: &str, times: Vec<std::time::Duration>) -> Result<()> {
+    let count = times.len();
+    let summary = Summary::of(times);
+    println!(
+        "{variant}: {count} runs, p50 {:.1} µs, p99 {:.1} µs, min {:.1} µs",
+        us(summary.p50),
+        us(summary.p99),
+        us(summary.min)
+    );
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! A plain wasmtime engine around the same guest component, for what the public API
+//! cannot show: the cost of fuel and of epoch interruption separately (the library
+//! always enables both), the phases of one execution, and many instances kept alive.
+//!
+//! The engine settings copy `host/src/engine.rs` (pooling allocator, stack sizes,
+//! keep-resident sizes, optimization level); only the mechanisms under test, the slot
+//! count and `pagemap_scan` vary. Imports are stubs, as in `tools/wizen`: scripts run
+//! here never read `context` nor call the host. The library's per-execution extras
+//! (tracing span, compile-cache lookup, semaphore, result parsing) are absent, so the
+//! public API minus this engine is the library's own overhead.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context as _, Result};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store,
+    StoreLimits, StoreLimitsBuilder, UpdateDeadline,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "sandbox",
+        path: "../wit",
+        exports: { default: async },
+    });
+}
+
+use bindings::exports::jsruntime::sandbox::engine::RunLimits;
+use bindings::jsruntime::sandbox::{context, host};
+use bindings::{Sandbox, SandboxPre};
+
+/// The guest component, the same file the `jsruntime` crate embeds (see build.rs).
+const GUEST_WASM: &[u8] = include_bytes!(env!("BENCH_GUEST_PATH"));
+
+/// sha256 of [`GUEST_WASM`]; `main` checks it equals `jsruntime::GUEST_SHA256`.
+pub const GUEST_SHA256: &str = env!("BENCH_GUEST_SHA256");
+
+// Copied from host/src/engine.rs: keep them in step with the library.
+const MAX_WASM_STACK: usize = 16 * 1024 * 1024;
+const HOST_STACK: usize = 1024 * 1024;
+/// Bytes of each linear memory reset in place (not decommitted) when a slot is freed.
+pub const KEEP_RESIDENT_BYTES: usize = 3 * 1024 * 1024;
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+const MEMORIES_PER_COMPONENT: u32 = 2;
+const TABLES_PER_COMPONENT: u32 = 4;
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+const MAX_MEMORY_BYTES: usize = 4096 * 1024 * 1024;
+const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Linear-memory cap of every instance (the CPU workloads need more than the default).
+const MEMORY_CAP_BYTES: usize = 512 * 1024 * 1024;
+/// Fuel given to each store when fuel is on: enough never to run out.
+const FUEL: u64 = 1_000_000_000_000;
+
+/// How to build a [`RawEngine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawOptions {
+    /// `Config::consume_fuel`.
+    pub fuel: bool,
+    /// `Config::epoch_interruption` (and a 1 ms ticker thread, as in the library).
+    pub epoch: bool,
+    /// Pool slots (component instances alive at once).
+    pub slots: u32,
+    /// `PoolingAllocationConfig::pagemap_scan`: `Auto` (the library's setting: on where the
+    /// kernel supports it, Linux 6.7+) when true, `No` (wasmtime's default) when false.
+    pub pagemap_scan: bool,
+}
+
+impl RawOptions {
+    /// The library's settings: fuel and epoch on, pagemap scan where supported.
+    pub fn library(slots: u32) -> Self {
+        RawOptions {
+            fuel: true,
+            epoch: true,
+            slots,
+            pagemap_scan: true,
+        }
+    }
+
+    /// A short label for tables.
+    pub fn label(&self) -> &'static str {
+        match (self.fuel, self.epoch) {
+            (true, true) => "fuel + epoch",
+            (false, true) => "epoch only",
+            (true, false) => "fuel only",
+            (false, false) => "neither",
+        }
+    }
+}
+
+/// The store data: empty WASI and a memory cap.
+pub struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl context::Host for State {
+    fn tenant(&mut self) -> Option<context::TenantInfo> {
+        None
+    }
+    fn user(&mut self) -> Option<context::UserInfo> {
+        None
+    }
+    fn request_id(&mut self) -> Option<String> {
+        None
+    }
+    fn locale(&mut self) -> Option<String> {
+        None
+    }
+    fn deadline_ms(&mut self) -> Option<i64> {
+        None
+    }
+}
+
+impl host::Host for State {
+    fn log(&mut self, _level: host::LogLevel, _message: String) {}
+    fn functions(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+    fn call(&mut self, _name: String, _args_json: String) -> Result<String, host::CallError> {
+        Err(host::CallError::UnknownFunction)
+    }
+}
+
+/// Wall time of each phase of one execution.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// `Store::new`, limiter, fuel, epoch deadline.
+    pub store: Duration,
+    /// `instantiate_async`: pool slot check-out, memory image mapping, start.
+    pub instantiate: Duration,
+    /// The guest's `run` export on the bytecode (load, evaluate, JSON).
+    pub run: Duration,
+    /// Dropping the store: the slot goes back to the pool and its memory is reset.
+    pub drop: Duration,
+}
+
+/// A store with an instance that has run a script, kept alive.
+pub struct LiveInstance {
+    _store: Store<State>,
+    _sandbox: Sandbox,
+}
+
+/// An engine, the guest's instance template, and the epoch ticker.
+pub struct RawEngine {
+    options: RawOptions,
+    engine: Engine,
+    pre: SandboxPre<State>,
+    _ticker: Option<Ticker>,
+}
+
+impl RawEngine {
+    /// Configures the engine and loads the guest, compiling it once per distinct
+    /// configuration (kept in `target/bench-cache/`).
+    pub fn new(options: RawOptions) -> Result<Self> {
+        let engine = Engine::new(&engine_config(&options)).map_err(wasmtime_error)?;
+        let component = load_component(&engine)?;
+        let mut linker = Linker::<State>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasmtime_error)?;
+        Sandbox::add_to_linker::<_, HasSelf<State>>(&mut linker, |state| state)
+            .map_err(wasmtime_error)?;
+        let pre = SandboxPre::new(linker.instantiate_pre(&component).map_err(wasmtime_error)?)
+            .map_err(wasmtime_error)?;
+        let ticker = options.epoch.then(|| Ticker::start(engine.clone()));
+        Ok(RawEngine {
+            options,
+            engine,
+            pre,
+            _ticker: ticker,
+        })
+    }
+
+    /// Its options.
+    pub fn options(&self) -> RawOptions {
+        self.options
+    }
+
+    fn new_store(&self) -> Result<Store<State>> {
+        let state = State {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(MEMORY_CAP_BYTES)
+                .table_elements(MAX_TABLE_ELEMENTS)
+                .build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        if self.options.fuel {
+            store.set_fuel(FUEL).map_err(wasmtime_error)?;
+        }
+        if self.options.epoch {
+            // As the library: check a deadline each tick and yield to the executor.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            store.epoch_deadline_callback(move |_| {
+                if Instant::now() >= deadline {
+                    Err(wasmtime::Error::msg("deadline"))
+                } else {
+                    Ok(UpdateDeadline::Yield(1))
+                }
+            });
+            store.set_epoch_deadline(1);
+        }
+        Ok(store)
+    }
+
+    /// Compiles `source` to bytecode in a fresh instance.
+    pub async fn compile(&self, name: &str, source: &str) -> Result<Vec<u8>> {
+        let mut store = self.new_store()?;
+        let sandbox = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(wasmtime_error)?;
+        sandbox
+            .jsruntime_sandbox_engine()
+            .call_compile(&mut store, name, source)
+            .await
+            .map_err(wasmtime_error)?
+            .map_err(|failure| anyhow!("compiling {name}: {failure:?}"))
+    }
+
+    /// Runs bytecode in a fresh instance and returns the JSON result.
+    pub async fn execute(&self, bytecode: &[u8]) -> Result<String> {
+        let mut store = self.new_store()?;
+        let sandbox = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(wasmtime_error)?;
+        run(&sandbox, &mut store, bytecode).await
+    }
+
+    /// Runs bytecode in a fresh instance, timing each phase.
+    pub async fn execute_phases(&self, bytecode: &[u8]) -> Result<Phases> {
+        let t0 = Instant::now();
+        let mut store = self.new_store()?;
+        let t1 = Instant::now();
+        let sandbox = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(wasmtime_error)?;
+        let t2 = Instant::now();
+        run(&sandbox, &mut store, bytecode).await?;
+        let t3 = Instant::now();
+        drop(store);
+        let t4 = Instant::now();
+        Ok(Phases {
+            store: t1 - t0,
+            instantiate: t2 - t1,
+            run: t3 - t2,
+            drop: t4 - t3,
+        })
+    }
+
+    /// Instantiates, runs the bytecode, and keeps the instance alive.
+    pub async fn live_instance(&self, bytecode: &[u8]) -> Result<LiveInstance> {
+        let mut store = self.new_store()?;
+        let sandbox = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(wasmtime_error)?;
+        run(&sandbox, &mut store, bytecode).await?;
+        Ok(LiveInstance {
+            _store: store,
+            _sandbox: sandbox,
+        })
+    }
+}
+
+async fn run(sandbox: &Sandbox, store: &mut Store<State>, bytecode: &[u8]) -> Result<String> {
+    let limits = RunLimits {
+        // The cap less the room the library leaves (fresh-instance memory, headroom).
+        heap_bytes: (MEMORY_CAP_BYTES - 64 * 1024 * 1024) as u64,
+        stack_bytes: 1024 * 1024,
+        output_bytes: 1024 * 1024,
+    };
+    sandbox
+        .jsruntime_sandbox_engine()
+        .call_run(&mut *store, "bench.js", bytecode, limits)
+        .await
+        .map_err(wasmtime_error)?
+        .map_err(|failure| anyhow!("the script failed: {failure:?}"))
+}
+
+fn engine_config(options: &RawOptions) -> Config {
+    let slots = options.slots;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(slots * MEMORIES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .total_tables(slots * TABLES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .total_stacks(slots)
+        .max_memory_size(MAX_MEMORY_BYTES)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(64 * 1024)
+        .pagemap_scan(if options.pagemap_scan {
+            Enabled::Auto
+        } else {
+            Enabled::No
+        });
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .consume_fuel(options.fuel)
+        .epoch_interruption(options.epoch)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .async_stack_size(MAX_WASM_STACK + HOST_STACK)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// Where compiled copies of the guest are kept: compiling it takes seconds per
+/// configuration, and the fuel and epoch settings change the machine code.
+fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-cache")
+}
+
+fn load_component(engine: &Engine) -> Result<Component> {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let path = cache_dir().join(format!(
+        "guest-{}-{:016x}.cwasm",
+        &GUEST_SHA256[..16],
+        hasher.finish()
+    ));
+    if path.exists() {
+        // SAFETY: the file was written below by `precompile_component` of an engine with
+        // the same compatibility hash (it is in the name); wasmtime checks it again.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+            return Ok(component);
+        }
+    }
+    let compiled = engine
+        .precompile_component(GUEST_WASM)
+        .map_err(wasmtime_error)?;
+    std::fs::create_dir_all(cache_dir()).context("creating target/bench-cache")?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &compiled).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    // SAFETY: produced just now by this engine.
+    unsafe { Component::deserialize_file(engine, &path) }.map_err(wasmtime_error)
+}
+
+fn wasmtime_error(error: wasmtime::Error) -> anyhow::Error {
+    anyhow!("{error:?}")
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`], as the library's ticker does.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,762 @@
+//! The results of a run, rendered as markdown (printed, and written to BENCHMARKS.md),
+//! with each target judged met or not met.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::raw_engine::Phases;
+use crate::sandboxed::{ApiSplit, Throughput};
+use crate::stats::{ms, us, Summary};
+use crate::system::{CliStart, Machine, MemoryReading};
+
+/// Section 1: the trivial script through the public API.
+#[derive(Debug, Clone)]
+pub struct Trivial {
+    /// Latency of one execution at a time.
+    pub latency: Summary,
+    /// One task on a current-thread runtime.
+    pub throughput_1: Throughput,
+    /// Two tasks on a two-worker runtime.
+    pub throughput_2: Throughput,
+    /// How long each throughput figure ran.
+    pub window: Duration,
+}
+
+/// Section 2: where one trivial execution goes.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// Variants through the public API.
+    pub api: ApiSplit,
+    /// Phases of `1+1` on the raw engine with the library's settings.
+    pub raw: PhaseStats,
+    /// The same without `pagemap_scan` (wasmtime's default).
+    pub raw_without_pagemap: PhaseStats,
+    /// Samples behind each phase median.
+    pub raw_samples: usize,
+    /// Samples behind each public-API median.
+    pub api_samples: usize,
+}
+
+/// Median and fastest of each raw-engine phase (each phase summarized on its own).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PhaseStats {
+    /// Medians.
+    pub median: Phases,
+    /// Fastest.
+    pub fastest: Phases,
+}
+
+/// Section 3: one CPU workload in every mode (medians).
+#[derive(Debug, Clone)]
+pub struct CpuRow {
+    /// Workload name.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Native QuickJS, fresh runtime and context.
+    pub native_fresh: Duration,
+    /// Native QuickJS, one context reused.
+    pub native_reused: Duration,
+    /// Public API, default config (fuel + epoch).
+    pub sandboxed: Duration,
+    /// Raw engine: (label, time) for fuel+epoch, epoch only, fuel only, neither.
+    pub raw: Vec<(&'static str, Duration)>,
+}
+
+/// Section 4: the 200 KiB bundle.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Source size.
+    pub source_bytes: usize,
+    /// Bytecode size.
+    pub bytecode_bytes: usize,
+    /// `ExecRequest::source`, a new name each time: compile-cache miss.
+    pub source_miss: Duration,
+    /// `ExecRequest::source`, same name: compile-cache hit (hashes the source).
+    pub source_hit: Duration,
+    /// `ExecRequest::script` of a `Runtime::compile`d script.
+    pub script: Duration,
+    /// Native QuickJS, fresh context, from source.
+    pub native_fresh: Duration,
+    /// Runs behind each median.
+    pub runs: usize,
+}
+
+/// Section 5: many live instances, on one engine configuration.
+#[derive(Debug, Clone)]
+pub struct Memory {
+    /// Which configuration.
+    pub label: &'static str,
+    /// Instances alive at once.
+    pub instances: usize,
+    /// Before creating any.
+    pub before: MemoryReading,
+    /// All alive, each in a pool slot never used before.
+    pub fresh: MemoryReading,
+    /// After dropping them: what the used slots keep resident.
+    pub after_first_drop: MemoryReading,
+    /// All alive again, in the same (reused) slots: the steady state of a server.
+    pub reused: MemoryReading,
+}
+
+impl Memory {
+    /// VmRSS growth per live instance in fresh slots, in MiB.
+    pub fn fresh_rss_mib(&self) -> f64 {
+        per_instance_mib(self.before.rss, self.fresh.rss, self.instances)
+    }
+
+    /// VmRSS growth per live instance in reused slots, in MiB.
+    pub fn reused_rss_mib(&self) -> f64 {
+        per_instance_mib(self.before.rss, self.reused.rss, self.instances)
+    }
+}
+
+fn per_instance_mib(before_kib: u64, after_kib: u64, instances: usize) -> f64 {
+    (after_kib as f64 - before_kib as f64) / 1024.0 / instances.max(1) as f64
+}
+
+/// Section 7: timeouts and cancellation.
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    /// The timeout given.
+    pub timeout: Duration,
+    /// Return time past the timeout.
+    pub overshoot: Summary,
+    /// When the token was cancelled, into the run.
+    pub cancel_after: Duration,
+    /// Cancel to return.
+    pub cancel: Summary,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub struct Results {
+    /// The machine.
+    pub machine: Machine,
+    /// Date of the run (UTC).
+    pub date: String,
+    /// Section 1.
+    pub trivial: Trivial,
+    /// Section 2.
+    pub split: Split,
+    /// Section 3.
+    pub cpu: Vec<CpuRow>,
+    /// Rounds behind each CPU median.
+    pub cpu_rounds: usize,
+    /// Section 4.
+    pub bundle: Bundle,
+    /// Section 5: the library's settings, then variants.
+    pub memory: Vec<Memory>,
+    /// Section 6, or why it was not measured.
+    pub cli: Result<CliStart, String>,
+    /// Section 7.
+    pub timeouts: Timeouts,
+    /// /proc/loadavg at the end.
+    pub load_at_end: String,
+    /// Wall time of the whole run.
+    pub total: Duration,
+}
+
+/// One target and whether this run met it.
+struct Target {
+    what: &'static str,
+    figure: String,
+    met: Option<bool>,
+}
+
+impl Results {
+    fn targets(&self) -> Vec<Target> {
+        let mut targets = Vec::new();
+        let p50 = us(self.trivial.latency.p50);
+        targets.push(Target {
+            what: "trivial execution p50 <= 30 µs",
+            figure: format!("{p50:.1} µs"),
+            met: Some(p50 <= 30.0),
+        });
+        targets.push(Target {
+            what: "trivial throughput >= 40,000 exec/s on one thread",
+            figure: format!("{:.0} exec/s", self.trivial.throughput_1.per_second),
+            met: Some(self.trivial.throughput_1.per_second >= 40_000.0),
+        });
+        let worst = self
+            .cpu
+            .iter()
+            .map(|row| (row.name, ratio(row.sandboxed, row.native_fresh)))
+            .fold(
+                ("-", 0.0f64),
+                |worst, row| if row.1 > worst.1 { row } else { worst },
+            );
+        targets.push(Target {
+            what: "CPU workloads <= 1.7x native (fresh context), every workload",
+            figure: format!("worst {:.2}x ({})", worst.1, worst.0),
+            met: Some(worst.1 <= 1.7),
+        });
+        let speedup = ratio(self.bundle.source_miss, self.bundle.script);
+        targets.push(Target {
+            what: "200 KiB script: cached bytecode >= 3x faster than from source",
+            figure: format!("{speedup:.1}x"),
+            met: Some(speedup >= 3.0),
+        });
+        if let Some(memory) = self.memory.first() {
+            let fresh = memory.fresh_rss_mib();
+            targets.push(Target {
+                what: "<= 2 MiB RSS per live instance (500 alive, pool slots used for the first time)",
+                figure: format!("{fresh:.2} MiB"),
+                met: Some(fresh <= 2.0),
+            });
+            let reused = memory.reused_rss_mib();
+            targets.push(Target {
+                what: "<= 2 MiB RSS per live instance (500 alive again in the same, reused slots)",
+                figure: format!("{reused:.2} MiB"),
+                met: Some(reused <= 2.0),
+            });
+        }
+        match &self.cli {
+            Ok(cli) => {
+                let warm = crate::stats::median(cli.warm.clone());
+                targets.push(Target {
+                    what: "CLI warm start <= 150 ms",
+                    figure: format!("{:.1} ms", ms(warm)),
+                    met: Some(ms(warm) <= 150.0),
+                });
+            }
+            Err(reason) => targets.push(Target {
+                what: "CLI warm start <= 150 ms",
+                figure: format!("not measured: {reason}"),
+                met: None,
+            }),
+        }
+        let overshoot = ms(self.timeouts.overshoot.max);
+        targets.push(Target {
+            what: "timeout overshoot <= 10 ms (worst run)",
+            figure: format!("{overshoot:.2} ms"),
+            met: Some(overshoot <= 10.0),
+        });
+        let cancel = ms(self.timeouts.cancel.max);
+        targets.push(Target {
+            what: "cancellation seen within 5 ms (worst run)",
+            figure: format!("{cancel:.2} ms"),
+            met: Some(cancel <= 5.0),
+        });
+        targets
+    }
+
+    /// The whole report, as markdown.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        self.write_header(&mut out);
+        self.write_targets(&mut out);
+        self.write_trivial(&mut out);
+        self.write_split(&mut out);
+        self.write_cpu(&mut out);
+        self.write_bundle(&mut out);
+        self.write_memory(&mut out);
+        self.write_cli(&mut out);
+        self.write_timeouts(&mut out);
+        out
+    }
+
+    fn write_header(&self, out: &mut String) {
+        let m = &self.machine;
+        let _ = writeln!(out, "# jsruntime benchmarks\n");
+        let _ = writeln!(
+            out,
+            "Generated by `make bench` (`cargo run --release -p jsruntime-bench`, source in `bench/`). \
+             Every figure below comes from one run of it. The machine may be shared: load from other \
+             processes adds noise (the load average is given below), so each section says how it \
+             summarizes repeated runs (median, p99, or the fastest run), and section 1 also gives \
+             CPU time per execution, which load does not inflate.\n"
+        );
+        let _ = writeln!(out, "| | |\n|---|---|");
+        let _ = writeln!(out, "| date | {} |", self.date);
+        let _ = writeln!(out, "| CPU | {} |", m.cpu);
+        let _ = writeln!(out, "| cores | {} |", m.cores);
+        let _ = writeln!(out, "| kernel | Linux {} |", m.kernel);
+        let _ = writeln!(
+            out,
+            "| load average (1/5/15 min) | start {}, end {} |",
+            m.load_at_start, self.load_at_end
+        );
+        let _ = writeln!(out, "| rustc | {} |", env!("BENCH_RUSTC_VERSION"));
+        let _ = writeln!(out, "| wasmtime | {} |", env!("BENCH_WASMTIME_VERSION"));
+        let _ = writeln!(
+            out,
+            "| guest | javy {}, rquickjs {} (QuickJS-ng), wasm32-wasip2, Wizer-initialized; sha256 {}… |",
+            env!("BENCH_JAVY_VERSION"),
+            env!("BENCH_GUEST_RQUICKJS_VERSION"),
+            &jsruntime::GUEST_SHA256[..12]
+        );
+        let _ = writeln!(
+            out,
+            "| native baseline | rquickjs {} built for the host |",
+            env!("BENCH_RQUICKJS_VERSION")
+        );
+        let _ = writeln!(out, "| run time | {:.0} s |\n", self.total.as_secs_f64());
+    }
+
+    fn write_targets(&self, out: &mut String) {
+        let _ = writeln!(out, "## Targets\n\n| target | this run | |\n|---|---|---|");
+        for target in self.targets() {
+            let verdict = match target.met {
+                Some(true) => "met",
+                Some(false) => "**not met**",
+                None => "not measured",
+            };
+            let _ = writeln!(out, "| {} | {} | {verdict} |", target.what, target.figure);
+        }
+        out.push('\n');
+    }
+
+    fn write_trivial(&self, out: &mut String) {
+        let t = &self.trivial;
+        let _ = writeln!(
+            out,
+            "## 1. Trivial script through the public API\n\n\
+             `Runtime::execute(&ExecRequest::source(\"1+1\").context(..))` with a tenant, user and request id, \
+             default `Config` (fuel and epoch on), a fresh instance per execution. The source is \
+             compiled once and then found in the compile cache, as in steady state. Latency: one \
+             execution at a time on a current-thread tokio runtime, after a warm-up. Throughput: \
+             requests back to back for {:.0} s from one task on a current-thread runtime (\"1 thread\"), \
+             and from two tasks on a two-worker multi-thread runtime (\"2 threads\"). The library's own \
+             background threads (epoch ticker, instance pre-warming if any) run besides, on the same \
+             cores; \"1 thread\" is the caller's side.\n",
+            t.window.as_secs_f64()
+        );
+        let _ = writeln!(out, "| figure | value |\n|---|---|");
+        let _ = writeln!(out, "| latency p50 | {:.1} µs |", us(t.latency.p50));
+        let _ = writeln!(out, "| latency p99 | {:.1} µs |", us(t.latency.p99));
+        let _ = writeln!(
+            out,
+            "| latency min / max | {:.1} µs / {:.1} µs |",
+            us(t.latency.min),
+            us(t.latency.max)
+        );
+        let _ = writeln!(out, "| latency mean | {:.1} µs |", us(t.latency.mean));
+        let _ = writeln!(out, "| samples | {} |", t.latency.count);
+        for (label, tp) in [
+            ("1 thread (current-thread runtime, 1 task)", &t.throughput_1),
+            (
+                "2 threads (multi-thread runtime, 2 workers, 2 tasks)",
+                &t.throughput_2,
+            ),
+        ] {
+            let _ = writeln!(out, "| throughput, {label} | {:.0} exec/s |", tp.per_second);
+            let _ = writeln!(
+                out,
+                "| CPU time per execution, {label}, whole process | {:.1} µs (= {:.0} exec/s per fully used core) |",
+                us(tp.cpu_per_exec),
+                1.0 / tp.cpu_per_exec.as_secs_f64().max(f64::MIN_POSITIVE)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nThroughput is the inverse of the *mean* latency, which on a loaded machine sits well above \
+             the median. The CPU time per execution (user + system time of every thread of the process \
+             during the throughput window, from `/proc/self/stat`, divided by the executions) does not \
+             depend on what else the machine runs; it includes the library's background threads.\n"
+        );
+    }
+
+    fn write_split(&self, out: &mut String) {
+        let s = &self.split;
+        let a = &s.api;
+        let total = |p: &Phases| p.store + p.instantiate + p.run + p.drop;
+        let _ = writeln!(
+            out,
+            "## 2. Where one trivial execution goes\n\n\
+             The public API does not expose phases, so two sources are combined:\n\n\
+             - **Raw engine** (`bench/src/raw_engine.rs`): a plain wasmtime engine with the library's \
+             engine settings (same guest bytes, pooling allocator, fuel + epoch, same stack, keep-resident \
+             and `pagemap_scan` settings), each phase timed directly around its call; {} executions of \
+             precompiled `1+1` bytecode. Its imports are stubs, and it has none of the library's own \
+             per-execution work (pool check-out, tracing span, metrics, compile-cache lookup, result \
+             parsing).\n\
+             - **Public API** (`Runtime::execute`, {} runs per variant, each variant run in blocks): a \
+             figure is the difference between two requests that differ in one respect.\n\n\
+             Each figure is given as the median and as the fastest run: on this shared machine the \
+             median includes time lost to other processes, the fastest is close to the undisturbed \
+             cost. Each phase is summarized on its own, so the totals are sums of medians (fastest).\n",
+            s.raw_samples, s.api_samples
+        );
+        let _ = writeln!(
+            out,
+            "| phase | how it was measured | median | fastest |\n|---|---|---|---|"
+        );
+        let (med, fast) = (&s.raw.median, &s.raw.fastest);
+        let mut row = |phase: &str, how: &str, median: f64, fastest: f64| {
+            let _ = writeln!(
+                out,
+                "| {phase} | {how} | {median:.1} µs | {fastest:.1} µs |"
+            );
+        };
+        row(
+            "store setup",
+            "raw: `Store::new`, limiter, `set_fuel`, epoch callback",
+            us(med.store),
+            us(fast.store),
+        );
+        row(
+            "instantiate",
+            "raw: `SandboxPre::instantiate_async` (pool slot, memory image mapping, core instances)",
+            us(med.instantiate),
+            us(fast.instantiate),
+        );
+        row(
+            "run `1+1`",
+            "raw: the guest's `run` export (bytecode load, eval, JSON result)",
+            us(med.run),
+            us(fast.run),
+        );
+        row(
+            "drop",
+            "raw: dropping the store (slot back to the pool, linear memory reset)",
+            us(med.drop),
+            us(fast.drop),
+        );
+        row(
+            "**raw total**",
+            "sum of the four",
+            us(total(med)),
+            us(total(fast)),
+        );
+        row(
+            "public API, `ExecRequest::script(1+1)`",
+            "compiled once with `Runtime::compile`",
+            us(a.script_trivial.p50),
+            us(a.script_trivial.min),
+        );
+        row(
+            "everything else on the request path",
+            "API `script(1+1)` − raw run − raw drop (instantiation is not on this path when the library \
+             instantiates ahead of time, as a pre-warmed pool does)",
+            us(a.script_trivial.p50) - us(med.run + med.drop),
+            us(a.script_trivial.min) - us(fast.run + fast.drop),
+        );
+        row(
+            "compile-cache lookup",
+            "API `source(\"1+1\")` − `script(1+1)`",
+            us(a.source_trivial.p50) - us(a.script_trivial.p50),
+            us(a.source_trivial.min) - us(a.script_trivial.min),
+        );
+        row(
+            "reading `context`",
+            &format!(
+                "API script reading `context.tenantID`, `.user.id`, `.requestID` ({:.1} µs) − script `null` ({:.1} µs), medians",
+                us(a.script_context.p50),
+                us(a.script_null.p50)
+            ),
+            us(a.script_context.p50) - us(a.script_null.p50),
+            us(a.script_context.min) - us(a.script_null.min),
+        );
+        row(
+            "returning a result",
+            &format!(
+                "API script returning a {} B JSON array ({:.1} µs) − the same script returning `null` ({:.1} µs), medians",
+                a.result_bytes,
+                us(a.script_result.p50),
+                us(a.script_result_discarded.p50)
+            ),
+            us(a.script_result.p50) - us(a.script_result_discarded.p50),
+            us(a.script_result.min) - us(a.script_result_discarded.min),
+        );
+        let _ = writeln!(
+            out,
+            "\nThe library sets `PoolingAllocationConfig::pagemap_scan(Enabled::Auto)`: on Linux ≥ 6.7 a \
+             freed slot resets only the pages the instance dirtied. Without it (wasmtime's default, and \
+             what older kernels get) the whole keep-resident region is reset with `memcpy`/`memset` \
+             (medians):\n"
+        );
+        let _ = writeln!(
+            out,
+            "| raw engine | store | instantiate | run | drop | total |\n|---|---|---|---|---|---|"
+        );
+        for (label, p) in [
+            ("library settings", &s.raw.median),
+            ("without pagemap_scan", &s.raw_without_pagemap.median),
+        ] {
+            let _ = writeln!(
+                out,
+                "| {label} | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs |",
+                us(p.store),
+                us(p.instantiate),
+                us(p.run),
+                us(p.drop),
+                us(total(p))
+            );
+        }
+        out.push('\n');
+    }
+
+    fn write_cpu(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "## 3. CPU workloads: sandbox vs native QuickJS\n\n\
+             Fastest of {} rounds (after one warm-up round); in each round every mode runs each workload \
+             once, interleaved. The fastest, not the median: on this shared machine other processes \
+             only ever add time, and a run of hundreds of milliseconds is often interrupted. **sandboxed** is the public API with the default `Config` (fuel + epoch), \
+             cached bytecode, fresh instance. **native fresh** creates a QuickJS runtime and context, \
+             evaluates the source (parse included) and frees them; **native reused** evaluates in one \
+             long-lived context. The raw-engine columns run the same precompiled bytecode in a fresh \
+             instance of a plain wasmtime engine with only the named mechanisms on; \"neither\" is \
+             wasm alone. Ratios are against native fresh. Scripts: `bench/js/`.\n",
+            self.cpu_rounds
+        );
+        let raw_labels: Vec<&str> = self
+            .cpu
+            .first()
+            .map_or(Vec::new(), |row| row.raw.iter().map(|(l, _)| *l).collect());
+        let _ = write!(
+            out,
+            "| workload | native fresh | native reused | sandboxed (API) |"
+        );
+        for label in &raw_labels {
+            let _ = write!(out, " raw: {label} |");
+        }
+        let _ = write!(out, "\n|---|---|---|---|");
+        for _ in &raw_labels {
+            out.push_str("---|");
+        }
+        out.push('\n');
+        for row in &self.cpu {
+            let base = row.native_fresh;
+            let _ = write!(
+                out,
+                "| {} | {:.1} ms | {:.1} ms ({:.2}x) | **{:.1} ms ({:.2}x)** |",
+                row.name,
+                ms(base),
+                ms(row.native_reused),
+                ratio(row.native_reused, base),
+                ms(row.sandboxed),
+                ratio(row.sandboxed, base)
+            );
+            for (_, time) in &row.raw {
+                let _ = write!(out, " {:.1} ms ({:.2}x) |", ms(*time), ratio(*time, base));
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "\nCost of each mechanism, raw engine, relative to \"neither\":\n"
+        );
+        let _ = writeln!(out, "| workload | what it does | fuel + epoch | epoch only | fuel only |\n|---|---|---|---|---|");
+        for row in &self.cpu {
+            let find = |label: &str| row.raw.iter().find(|(l, _)| *l == label).map(|(_, t)| *t);
+            let Some(neither) = find("neither") else {
+                continue;
+            };
+            let cell = |label: &str| {
+                find(label).map_or_else(
+                    || "-".to_owned(),
+                    |t| format!("{:+.1}%", (ratio(t, neither) - 1.0) * 100.0),
+                )
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                row.name,
+                row.description,
+                cell("fuel + epoch"),
+                cell("epoch only"),
+                cell("fuel only")
+            );
+        }
+        out.push('\n');
+    }
+
+    fn write_bundle(&self, out: &mut String) {
+        let b = &self.bundle;
+        let _ = writeln!(
+            out,
+            "## 4. A 200 KiB script: from source vs cached bytecode\n\n\
+             A generated bundle ({} bytes of source, {} bytes of bytecode; `workloads::bundle`): a module \
+             registry and a few hundred modules of small functions, of which five run. Fastest of {} \
+             runs each (as in section 3), interleaved, through the public API.\n",
+            b.source_bytes, b.bytecode_bytes, b.runs
+        );
+        let _ = writeln!(out, "| how | fastest | vs compiled script |\n|---|---|---|");
+        let rows = [
+            (
+                "`ExecRequest::source`, new name each run (compile-cache miss: compile + run)",
+                b.source_miss,
+            ),
+            (
+                "`ExecRequest::source`, same name (cache hit; hashes the 200 KiB source)",
+                b.source_hit,
+            ),
+            (
+                "`ExecRequest::script` of a `Runtime::compile`d script",
+                b.script,
+            ),
+            (
+                "native QuickJS, fresh context, from source (reference)",
+                b.native_fresh,
+            ),
+        ];
+        for (how, time) in rows {
+            let _ = writeln!(
+                out,
+                "| {how} | {:.2} ms | {:.2}x |",
+                ms(time),
+                ratio(time, b.script)
+            );
+        }
+        out.push('\n');
+    }
+
+    fn write_memory(&self, out: &mut String) {
+        let Some(first) = self.memory.first() else {
+            return;
+        };
+        let n = first.instances;
+        let _ = writeln!(
+            out,
+            "## 5. Memory per live instance\n\n\
+             The public API drops each instance when its execution ends, so this uses the raw engine \
+             ({n}+ pool slots): {n} stores are instantiated and each runs a small script, all kept \
+             alive; then all are dropped; then {n} are created again, in the same pool slots. Memory \
+             comes from `/proc/self/status` (VmRSS, RssAnon) and `/proc/self/smaps_rollup` (Pss), \
+             read before, with the first {n} alive, after dropping them, and with the second {n} alive. \
+             Per-instance figures are the growth over the reading before, divided by {n}.\n\n\
+             A fresh slot maps the guest's memory image copy-on-write and only the pages the \
+             instance writes become private. When an instance is freed, the pool resets up to {} MiB \
+             of its memory *in place* (keep-resident) and keeps those pages: with `pagemap_scan` only \
+             the pages the instance dirtied, without it the whole region (the image is copied back, \
+             the rest zeroed), so that every slot ever used then holds the whole region resident, \
+             alive or not. VmRSS counts a shared page once per mapping (the image is mapped into \
+             every instance); Pss divides it.\n",
+            crate::raw_engine::KEEP_RESIDENT_BYTES / (1024 * 1024)
+        );
+        let _ = writeln!(
+            out,
+            "| engine | fresh slots: VmRSS | fresh: Pss | fresh: RssAnon | after drop, kept per used slot (VmRSS) | reused slots: VmRSS | reused: Pss |\n\
+             |---|---|---|---|---|---|---|"
+        );
+        for m in &self.memory {
+            let per = |before: u64, after: u64| per_instance_mib(before, after, m.instances);
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} MiB | {:.2} MiB | {:.2} MiB | {:.2} MiB | {:.2} MiB | {:.2} MiB |",
+                m.label,
+                m.fresh_rss_mib(),
+                per(m.before.pss, m.fresh.pss),
+                per(m.before.anon, m.fresh.anon),
+                per(m.before.rss, m.after_first_drop.rss),
+                m.reused_rss_mib(),
+                per(m.before.pss, m.reused.pss)
+            );
+        }
+        let _ = writeln!(out, "\nRaw readings, library settings (MiB):\n");
+        let _ = writeln!(out, "| reading | before | fresh, alive | after drop | reused, alive |\n|---|---|---|---|---|");
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        let rows = [
+            (
+                "VmRSS",
+                first.before.rss,
+                first.fresh.rss,
+                first.after_first_drop.rss,
+                first.reused.rss,
+            ),
+            (
+                "RssAnon",
+                first.before.anon,
+                first.fresh.anon,
+                first.after_first_drop.anon,
+                first.reused.anon,
+            ),
+            (
+                "RssFile + RssShmem",
+                first.before.shared,
+                first.fresh.shared,
+                first.after_first_drop.shared,
+                first.reused.shared,
+            ),
+            (
+                "Pss",
+                first.before.pss,
+                first.fresh.pss,
+                first.after_first_drop.pss,
+                first.reused.pss,
+            ),
+        ];
+        for (name, before, fresh, dropped, reused) in rows {
+            let _ = writeln!(
+                out,
+                "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                mib(before),
+                mib(fresh),
+                mib(dropped),
+                mib(reused)
+            );
+        }
+        out.push('\n');
+    }
+
+    fn write_cli(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "## 6. CLI start-up\n\n\
+             `target/release/jsruntime run trivial.js` as a child process, timed from spawn to the first \
+             line of output (`2`). Cold: `XDG_CACHE_HOME` is a new empty directory, so the guest is \
+             compiled with Cranelift before anything runs. Warm: the compiled guest is in the cache \
+             (filled by the first cold run).\n"
+        );
+        match &self.cli {
+            Ok(cli) => {
+                let _ = writeln!(
+                    out,
+                    "| cache | runs | median | min | max |\n|---|---|---|---|---|"
+                );
+                for (name, runs) in [("warm", &cli.warm), ("cold", &cli.cold)] {
+                    let summary = Summary::of(runs.clone());
+                    let _ = writeln!(
+                        out,
+                        "| {name} | {} | {:.1} ms | {:.1} ms | {:.1} ms |",
+                        summary.count,
+                        ms(summary.p50),
+                        ms(summary.min),
+                        ms(summary.max)
+                    );
+                }
+            }
+            Err(reason) => {
+                let _ = writeln!(out, "Not measured: {reason}.");
+            }
+        }
+        out.push('\n');
+    }
+
+    fn write_timeouts(&self, out: &mut String) {
+        let t = &self.timeouts;
+        let _ = writeln!(
+            out,
+            "## 7. Timeout and cancellation precision\n\n\
+             `while (true) {{}}` through the public API on a current-thread tokio runtime, fuel large \
+             enough never to run out. Timeout: a {} ms timeout; the figure is the time `execute` took \
+             past {} ms. Cancellation: another thread cancels the request's `CancellationToken` {} ms \
+             into the run; the figure is the time from `cancel()` to `execute` returning `cancelled`. \
+             The epoch ticks every 1 ms.\n",
+            ms(t.timeout),
+            ms(t.timeout),
+            ms(t.cancel_after)
+        );
+        let _ = writeln!(out, "| figure | runs | p50 | max |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| timeout overshoot | {} | {:.2} ms | {:.2} ms |",
+            t.overshoot.count,
+            ms(t.overshoot.p50),
+            ms(t.overshoot.max)
+        );
+        let _ = writeln!(
+            out,
+            "| cancellation latency | {} | {:.2} ms | {:.2} ms |",
+            t.cancel.count,
+            ms(t.cancel.p50),
+            ms(t.cancel.max)
+        );
+    }
+}
+
+fn ratio(value: Duration, base: Duration) -> f64 {
+    value.as_secs_f64() / base.as_secs_f64().max(f64::MIN_POSITIVE)
+}
