@@ -24,6 +24,61 @@ pub fn to_text_lossy(ctx: &Ctx<'_>, value: &Value<'_>, fallback: &str) -> String
     }
 }
 
+/// Longest error text (message, stack, a thrown value's text) passed to the host, in
+/// UTF-16 units: a script that throws a 50 MB message gets it cut, not copied.
+pub const MAX_ERROR_TEXT: usize = 16 * 1024;
+
+/// Like [`to_text_lossy`], but cut to `max_units` UTF-16 units *before* anything is
+/// copied, with a note saying how long the text was.
+pub fn to_text_truncated<'js>(ctx: &Ctx<'js>, value: &Value<'js>, max_units: usize, fallback: &str) -> String {
+    let raw_ctx = ctx.as_raw().as_ptr();
+    // SAFETY: every value created here is owned by a `Value` (freed on drop) or freed
+    // explicitly; `value` belongs to `ctx`.
+    unsafe {
+        let text = qjs::JS_ToString(raw_ctx, value.as_raw());
+        if qjs::JS_IsException(text) {
+            let _ = ctx.catch();
+            return fallback.to_owned();
+        }
+        let text = Value::from_raw(ctx.clone(), text);
+        let length = text.as_string().map_or(0, |s| string_length(ctx, s));
+        if length <= max_units {
+            return to_text_lossy(ctx, &text, fallback);
+        }
+        let Some(cut) = text.as_string().and_then(|s| substring(ctx, s, max_units)) else {
+            return fallback.to_owned();
+        };
+        let mut out = to_text_lossy(ctx, &cut, fallback);
+        out.push_str(&format!("… [cut: {length} characters in all]"));
+        out
+    }
+}
+
+/// Length of a JS string in UTF-16 units.
+fn string_length(ctx: &Ctx<'_>, string: &rquickjs::String<'_>) -> usize {
+    // SAFETY: reads the `length` of a live string value; the result is an integer.
+    unsafe {
+        let length = qjs::JS_GetPropertyStr(ctx.as_raw().as_ptr(), string.as_raw(), c"length".as_ptr());
+        let length = Value::from_raw(ctx.clone(), length);
+        length.as_int().map_or(0, |n| usize::try_from(n).unwrap_or(0))
+    }
+}
+
+/// The first `units` UTF-16 units of a string, with the built-in `String.prototype.slice`
+/// of the context (a script that replaced it only affects its own error text).
+fn substring<'js>(ctx: &Ctx<'js>, string: &rquickjs::String<'js>, units: usize) -> Option<Value<'js>> {
+    let prototype: Object = ctx.globals().get::<_, Object>("String").ok()?.get("prototype").ok()?;
+    let slice: rquickjs::Function = prototype.get("slice").ok()?;
+    let cut = slice.call::<_, Value>((rquickjs::function::This(string.clone()), 0, units as f64));
+    match cut {
+        Ok(cut) => Some(cut),
+        Err(_) => {
+            let _ = ctx.catch();
+            None
+        }
+    }
+}
+
 /// Decodes QuickJS's string bytes: UTF-8, except that a lone surrogate comes out as its
 /// three-byte encoding (WTF-8). Each lone surrogate becomes one U+FFFD.
 pub fn wtf8_lossy(bytes: &[u8]) -> String {
@@ -144,10 +199,10 @@ fn is_error(value: &Value<'_>) -> bool {
 
 /// Reads an own or inherited property as text without running user getters twice;
 /// a getter that throws gives `None`.
-fn string_property(ctx: &Ctx<'_>, object: &Object<'_>, key: &str) -> Option<String> {
+fn string_property<'js>(ctx: &Ctx<'js>, object: &Object<'js>, key: &str) -> Option<String> {
     match object.get::<_, Value>(key) {
         Ok(value) if value.is_undefined() || value.is_null() => None,
-        Ok(value) => Some(to_text_lossy(ctx, &value, "")),
+        Ok(value) => Some(to_text_truncated(ctx, &value, MAX_ERROR_TEXT, "")),
         Err(_) => {
             let _ = ctx.catch();
             None
@@ -162,7 +217,7 @@ fn describe_non_error<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
             return json;
         }
     }
-    to_text_lossy(ctx, value, "[unprintable thrown value]")
+    to_text_truncated(ctx, value, MAX_ERROR_TEXT, "[unprintable thrown value]")
 }
 
 /// Finds `script_name:LINE:COLUMN` in a QuickJS stack trace ("    at f (name:3:7)").

@@ -308,7 +308,11 @@ impl wit_host::Host for ExecState {
         let Some(function) = self.host_fns.get(&name).cloned() else {
             return Ok(Err(wit_host::CallError::UnknownFunction));
         };
-        let args = match serde_json::from_str(&args_json) {
+        // Lone surrogates are valid in a JS string but not in serde_json's: they become U+FFFD,
+        // as in results.
+        let args = match serde_json::from_str(&args_json)
+            .or_else(|_| serde_json::from_str(&crate::runtime::replace_lone_surrogates(&args_json)))
+        {
             Ok(args) => args,
             Err(error) => {
                 return Ok(Err(wit_host::CallError::Failed(format!(

@@ -1,0 +1,8 @@
+// expect: exception
+// limits: timeout_ms=1000 fuel=max memory_mb=32
+// expect-name: Error
+// expect-message-contains: never settles
+(async () => {
+  await new Promise(() => {});
+  return "unreachable";
+})();

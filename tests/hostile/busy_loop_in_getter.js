@@ -1,0 +1,8 @@
+// expect: timeout
+// limits: timeout_ms=200 fuel=max memory_mb=32
+const o = {
+  get x() {
+    for (;;) {}
+  },
+};
+o.x;

@@ -1,0 +1,4 @@
+// expect: exception
+// limits: timeout_ms=1000 fuel=max memory_mb=32
+// expect-name: TypeError
+eval("1 + 1");

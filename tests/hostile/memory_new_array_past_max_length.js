@@ -1,0 +1,4 @@
+// expect: exception
+// limits: timeout_ms=1000 fuel=max memory_mb=32
+// expect-name: RangeError
+new Array(2 ** 32);

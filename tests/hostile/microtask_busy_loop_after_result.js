@@ -1,0 +1,6 @@
+// expect: timeout
+// limits: timeout_ms=200 fuel=max memory_mb=32
+Promise.resolve().then(() => {
+  for (;;) {}
+});
+"done";

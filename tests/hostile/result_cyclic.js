@@ -1,0 +1,6 @@
+// expect: exception
+// limits: timeout_ms=1000 fuel=max memory_mb=32
+// expect-name: TypeError
+const o = { name: "loop" };
+o.self = o;
+o;

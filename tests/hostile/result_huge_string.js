@@ -1,0 +1,3 @@
+// expect: output_limit
+// limits: timeout_ms=2000 fuel=max memory_mb=32 output_bytes=65536
+"x".repeat(1000000);
