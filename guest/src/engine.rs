@@ -10,6 +10,32 @@ use crate::globals;
 use crate::services;
 use crate::value::{to_json, ErrorInfo, JsonError};
 
+extern "C" {
+    // Defined in the vendored quickjs.c (see vendor/rquickjs-sys/JSRUNTIME-PATCH.md).
+    static jsruntime_out_of_memory_count: std::ffi::c_uint;
+    static jsruntime_stack_overflow_count: std::ffi::c_uint;
+}
+
+/// QuickJS's own out-of-memory and stack-overflow throws so far, to compare before and
+/// after a compile or a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Exhaustion {
+    out_of_memory: u32,
+    stack_overflow: u32,
+}
+
+impl Exhaustion {
+    fn now() -> Self {
+        // SAFETY: plain reads of two C globals; the guest is single-threaded.
+        unsafe {
+            Exhaustion {
+                out_of_memory: std::ptr::addr_of!(jsruntime_out_of_memory_count).read(),
+                stack_overflow: std::ptr::addr_of!(jsruntime_stack_overflow_count).read(),
+            }
+        }
+    }
+}
+
 /// Why a compile or a run failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -109,6 +135,7 @@ impl Engine {
         let mut input = Vec::with_capacity(source.len() + 1);
         input.extend_from_slice(source.as_bytes());
         input.push(0);
+        let before = Exhaustion::now();
         self.runtime.context().with(|ctx| {
             let flags = qjs::JS_EVAL_TYPE_GLOBAL
                 | qjs::JS_EVAL_FLAG_STRICT
@@ -125,7 +152,7 @@ impl Engine {
                 );
                 if qjs::JS_IsException(raw) {
                     let thrown = ctx.catch();
-                    return Err(classify_compile_error(&ctx, &thrown, name));
+                    return Err(classify(&ctx, &thrown, name, before, ErrorOrigin::Compile));
                 }
                 Value::from_raw(ctx.clone(), raw)
             };
@@ -146,6 +173,7 @@ impl Engine {
             // instance would repeat the same sequence without a fresh seed.
             fastrand::seed(services.random_seed());
         }
+        let before = Exhaustion::now();
         let runtime = self.run_context.runtime();
         runtime.set_memory_limit(usize::try_from(limits.heap_bytes).unwrap_or(usize::MAX));
         self.run_context.with(|ctx| {
@@ -160,15 +188,29 @@ impl Engine {
             // API that accepts bytecode from callers).
             let completion = match unsafe { load_and_eval(&ctx, bytecode) } {
                 Ok(value) => value,
-                Err(thrown) => return Err(classify_run_error(&ctx, &thrown, script_name)),
+                Err(thrown) => {
+                    return Err(classify(
+                        &ctx,
+                        &thrown,
+                        script_name,
+                        before,
+                        ErrorOrigin::Run,
+                    ))
+                }
             };
-            let value = settle(&ctx, completion, script_name)?;
+            let value = settle(&ctx, completion, script_name, before)?;
             match to_json(&ctx, value, limits.output_bytes as usize) {
                 Ok(json) => Ok(json),
                 Err(JsonError::TooLarge(len)) => Err(Failure::OutputLimit(len)),
                 Err(JsonError::Threw) => {
                     let thrown = ctx.catch();
-                    Err(classify_run_error(&ctx, &thrown, script_name))
+                    Err(classify(
+                        &ctx,
+                        &thrown,
+                        script_name,
+                        before,
+                        ErrorOrigin::Run,
+                    ))
                 }
             }
         })
@@ -199,6 +241,7 @@ unsafe fn load_and_eval<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Value<'j
 }
 
 fn write_bytecode(ctx: &Ctx<'_>, compiled: &Value<'_>) -> Result<Vec<u8>, Failure> {
+    let before = Exhaustion::now();
     let mut len: qjs::size_t = 0;
     // SAFETY: the buffer is allocated by QuickJS, copied, then freed with its allocator.
     unsafe {
@@ -209,8 +252,8 @@ fn write_bytecode(ctx: &Ctx<'_>, compiled: &Value<'_>) -> Result<Vec<u8>, Failur
             qjs::JS_WRITE_OBJ_BYTECODE as i32,
         );
         if buf.is_null() {
-            let thrown = ctx.catch();
-            if is_out_of_memory(&ErrorInfo::from_thrown(ctx, &thrown, "")) {
+            let _ = ctx.catch();
+            if Exhaustion::now().out_of_memory != before.out_of_memory {
                 return Err(Failure::OutOfMemory);
             }
             return Err(Failure::Internal(
@@ -228,6 +271,7 @@ fn settle<'js>(
     ctx: &Ctx<'js>,
     completion: Value<'js>,
     script_name: &str,
+    before: Exhaustion,
 ) -> Result<Value<'js>, Failure> {
     let Some(promise) = completion.as_promise().cloned() else {
         // Jobs queued by a script that returned a plain value still run: their effects
@@ -251,7 +295,13 @@ fn settle<'js>(
                     qjs::JS_PromiseResult(ctx.as_raw().as_ptr(), promise.as_raw()),
                 )
             };
-            Err(classify_run_error(ctx, &reason, script_name))
+            Err(classify(
+                ctx,
+                &reason,
+                script_name,
+                before,
+                ErrorOrigin::Run,
+            ))
         }
         rquickjs::promise::PromiseState::Pending => Err(Failure::Exception(ErrorInfo {
             name: Some("Error".to_owned()),
@@ -266,33 +316,39 @@ fn drain_jobs(ctx: &Ctx<'_>) {
     while ctx.execute_pending_job() {}
 }
 
-fn is_out_of_memory(info: &ErrorInfo) -> bool {
-    info.name.as_deref() == Some("InternalError") && info.message == "out of memory"
+/// Where a failure happened: a compile failure that is not exhaustion is a syntax error.
+#[derive(Clone, Copy)]
+enum ErrorOrigin {
+    Compile,
+    Run,
 }
 
-fn is_stack_overflow(info: &ErrorInfo) -> bool {
-    info.name.as_deref() == Some("RangeError")
-        && info.message.starts_with("Maximum call stack size exceeded")
-}
-
-fn classify_run_error<'js>(ctx: &Ctx<'js>, thrown: &Value<'js>, script_name: &str) -> Failure {
-    let info = ErrorInfo::from_thrown(ctx, thrown, script_name);
-    if is_out_of_memory(&info) {
-        Failure::OutOfMemory
-    } else if is_stack_overflow(&info) {
-        Failure::StackOverflow(info)
-    } else {
-        Failure::Exception(info)
+/// Names a failure. Exhaustion is decided by QuickJS's own counters, not by the thrown
+/// value's wording: a script can throw `new RangeError("Maximum call stack size
+/// exceeded")` itself, and QuickJS throws `null` when it cannot even allocate its
+/// out-of-memory error. An out-of-memory error during the run ends it as
+/// `OutOfMemory` even if the script caught it and then failed otherwise.
+fn classify<'js>(
+    ctx: &Ctx<'js>,
+    thrown: &Value<'js>,
+    script_name: &str,
+    before: Exhaustion,
+    origin: ErrorOrigin,
+) -> Failure {
+    let now = Exhaustion::now();
+    if now.out_of_memory != before.out_of_memory {
+        return Failure::OutOfMemory;
     }
-}
-
-fn classify_compile_error<'js>(ctx: &Ctx<'js>, thrown: &Value<'js>, script_name: &str) -> Failure {
     let info = ErrorInfo::from_thrown(ctx, thrown, script_name);
-    if is_out_of_memory(&info) {
-        Failure::OutOfMemory
-    } else if is_stack_overflow(&info) {
-        Failure::StackOverflow(info)
-    } else {
-        Failure::Syntax(info)
+    let overflowed = now.stack_overflow != before.stack_overflow;
+    if overflowed
+        && info.name.as_deref() == Some("RangeError")
+        && info.message.starts_with("Maximum call stack size exceeded")
+    {
+        return Failure::StackOverflow(info);
+    }
+    match origin {
+        ErrorOrigin::Compile => Failure::Syntax(info),
+        ErrorOrigin::Run => Failure::Exception(info),
     }
 }

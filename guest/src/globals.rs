@@ -69,7 +69,9 @@ pub fn define_natives(ctx: &Ctx<'_>) -> Result<()> {
     globals.set(
         "__jsruntime_functions",
         Func::from(|| -> String {
-            let names = services::current().map(|services| services.functions()).unwrap_or_default();
+            let names = services::current()
+                .map(|services| services.functions())
+                .unwrap_or_default();
             let quoted: Vec<String> = names.iter().map(|name| json_string(name)).collect();
             format!("[{}]", quoted.join(","))
         }),

@@ -30,7 +30,12 @@ pub const MAX_ERROR_TEXT: usize = 16 * 1024;
 
 /// Like [`to_text_lossy`], but cut to `max_units` UTF-16 units *before* anything is
 /// copied, with a note saying how long the text was.
-pub fn to_text_truncated<'js>(ctx: &Ctx<'js>, value: &Value<'js>, max_units: usize, fallback: &str) -> String {
+pub fn to_text_truncated<'js>(
+    ctx: &Ctx<'js>,
+    value: &Value<'js>,
+    max_units: usize,
+    fallback: &str,
+) -> String {
     let raw_ctx = ctx.as_raw().as_ptr();
     // SAFETY: every value created here is owned by a `Value` (freed on drop) or freed
     // explicitly; `value` belongs to `ctx`.
@@ -58,16 +63,28 @@ pub fn to_text_truncated<'js>(ctx: &Ctx<'js>, value: &Value<'js>, max_units: usi
 fn string_length(ctx: &Ctx<'_>, string: &rquickjs::String<'_>) -> usize {
     // SAFETY: reads the `length` of a live string value; the result is an integer.
     unsafe {
-        let length = qjs::JS_GetPropertyStr(ctx.as_raw().as_ptr(), string.as_raw(), c"length".as_ptr());
+        let length =
+            qjs::JS_GetPropertyStr(ctx.as_raw().as_ptr(), string.as_raw(), c"length".as_ptr());
         let length = Value::from_raw(ctx.clone(), length);
-        length.as_int().map_or(0, |n| usize::try_from(n).unwrap_or(0))
+        length
+            .as_int()
+            .map_or(0, |n| usize::try_from(n).unwrap_or(0))
     }
 }
 
 /// The first `units` UTF-16 units of a string, with the built-in `String.prototype.slice`
 /// of the context (a script that replaced it only affects its own error text).
-fn substring<'js>(ctx: &Ctx<'js>, string: &rquickjs::String<'js>, units: usize) -> Option<Value<'js>> {
-    let prototype: Object = ctx.globals().get::<_, Object>("String").ok()?.get("prototype").ok()?;
+fn substring<'js>(
+    ctx: &Ctx<'js>,
+    string: &rquickjs::String<'js>,
+    units: usize,
+) -> Option<Value<'js>> {
+    let prototype: Object = ctx
+        .globals()
+        .get::<_, Object>("String")
+        .ok()?
+        .get("prototype")
+        .ok()?;
     let slice: rquickjs::Function = prototype.get("slice").ok()?;
     let cut = slice.call::<_, Value>((rquickjs::function::This(string.clone()), 0, units as f64));
     match cut {

@@ -8121,9 +8121,15 @@ static int JS_ThrowTypeErrorReadOnly(JSContext *ctx, int flags, JSAtom atom)
     }
 }
 
+/* jsruntime patch: how many times QuickJS itself ran out of memory or stack. A script
+   can throw an error with any name and message; it cannot move these counters. */
+unsigned int jsruntime_out_of_memory_count = 0;
+unsigned int jsruntime_stack_overflow_count = 0;
+
 JSValue JS_ThrowOutOfMemory(JSContext *ctx)
 {
     JSRuntime *rt = ctx->rt;
+    jsruntime_out_of_memory_count++;
     if (!rt->in_out_of_memory) {
         rt->in_out_of_memory = true;
         JS_ThrowInternalError(ctx, "out of memory");
@@ -8134,6 +8140,7 @@ JSValue JS_ThrowOutOfMemory(JSContext *ctx)
 
 static JSValue JS_ThrowStackOverflow(JSContext *ctx)
 {
+    jsruntime_stack_overflow_count++;
     return JS_ThrowRangeError(ctx, "Maximum call stack size exceeded");
 }
 
@@ -48576,6 +48583,7 @@ static JSValue js_regexp_exec(JSContext *ctx, JSValueConst this_val,
                 JS_ThrowInterrupted(ctx);
                 break;
             case LRE_RET_MEMORY_ERROR:
+                jsruntime_out_of_memory_count++;
                 JS_ThrowInternalError(ctx, "out of memory in regexp execution");
                 break;
             case LRE_RET_BYTECODE_ERROR:
@@ -48774,7 +48782,8 @@ static JSValue JS_RegExpDelete(JSContext *ctx, JSValueConst this_val, JSValue ar
                     JS_ThrowInterrupted(ctx);
                     break;
                 case LRE_RET_MEMORY_ERROR:
-                    JS_ThrowInternalError(ctx, "out of memory in regexp execution");
+                    jsruntime_out_of_memory_count++;
+                JS_ThrowInternalError(ctx, "out of memory in regexp execution");
                     break;
                 case LRE_RET_BYTECODE_ERROR:
                     JS_ThrowInternalError(ctx, "corrupted bytecode in regexp execution");
