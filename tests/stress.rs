@@ -124,9 +124,10 @@ async fn ten_thousand_mixed_executions_from_fifty_tenants() {
 
     let metrics = runtime.metrics().await;
     eprintln!(
-        "RSS after 1,000: {} MiB, after {EXECUTIONS}: {} MiB; {metrics:?}",
-        rss_after_first_thousand / MIB,
-        rss_at_end / MIB
+        "RSS after 1,000: {} KiB, after {EXECUTIONS}: {} KiB ({:+.1}%); {metrics:?}",
+        rss_after_first_thousand / 1024,
+        rss_at_end / 1024,
+        (rss_at_end as f64 / rss_after_first_thousand as f64 - 1.0) * 100.0
     );
     assert_eq!(metrics.executions_total, EXECUTIONS as u64);
     assert_eq!(metrics.errors_by_kind.get("timeout"), Some(&1_000));

@@ -31,11 +31,16 @@ const MAX_WASM_STACK: usize = 16 * 1024 * 1024;
 /// Room on the async stack for host frames below the guest (host functions, libcalls).
 const HOST_STACK: usize = 1024 * 1024;
 
-/// Guest memory kept resident (zeroed in place, not unmapped) when a pool slot is
-/// reused: page faults on the copy-on-write heap otherwise dominate a short execution.
-/// A fresh instance touches about 2.4 MiB; keeping more would only keep the pages of the
-/// occasional large script, and grow each slot's steady-state footprint.
-const KEEP_RESIDENT_BYTES: usize = 3 * 1024 * 1024;
+/// Guest memory kept resident (reset in place, not unmapped) when a pool slot is reused:
+/// page faults on the copy-on-write heap otherwise dominate a short execution (a trivial
+/// script: ~130 us with nothing kept, ~25 us with this).
+///
+/// Every slot holds up to this much for the life of the runtime, whichever execution
+/// dirtied it, so it is sized to what a short execution dirties (~370 KiB), not to the
+/// occasional large script: at 3 MiB a slot grew to 2.1 MiB the first time a large
+/// script landed in it, so the process's footprint kept climbing until every slot had
+/// run one, with no gain in speed (measured with `jsruntime-bench profile source`).
+const KEEP_RESIDENT_BYTES: usize = 512 * 1024;
 
 /// Per-component ceilings for the pooling allocator; the guest needs fewer.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 16;

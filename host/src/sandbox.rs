@@ -23,8 +23,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+use self::jsruntime::sandbox::{context as wit_context, host as wit_host};
 pub(crate) use exports::jsruntime::sandbox::engine::{Failure, RunLimits};
-use jsruntime::sandbox::{context as wit_context, host as wit_host};
 
 /// Why the host stopped an instance from outside (raised as a trap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
