@@ -18,7 +18,7 @@
 //! is kept in the corpus.
 //!
 //! Input format (what the corpus files hold): the first [`HEADER_BYTES`] bytes choose the
-//! limits and the context (see [`Input`]); the rest is the script source, lossy UTF-8.
+//! limits and the context (see [`Header`]); the rest is the script source, lossy UTF-8.
 //! The seed files put a printable header and a newline first, then the program.
 
 #![no_main]
@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::Arbitrary;
 use jsruntime::{
     Config, ErrorKind, ExecContext, ExecRequest, HostFnError, LimitOverrides, Runtime, Tenant,
     User, MIB,
@@ -41,71 +41,94 @@ const MARGIN: Duration = Duration::from_secs(2);
 /// Check that the runtime still works every this many inputs.
 const RECHECK_EVERY: u64 = 100;
 
-/// Bytes of an input taken by the limits and flags, before the source.
-#[allow(dead_code)]
+/// One fuzz input: a fixed header of [`HEADER_BYTES`] bytes that chooses the limits and
+/// the context, then the script source (every remaining byte, as lossy UTF-8).
+///
+/// (A `Vec<u8>` last field would not do: `arbitrary` reads it as a continuation byte
+/// before every element, so the source would be every other byte of the file.)
+#[derive(Debug, Arbitrary)]
+struct Input<'a> {
+    header: Header,
+    source: &'a [u8],
+}
+
+/// Bytes of the header.
 const HEADER_BYTES: usize = 19;
 
-/// One fuzz input. Each field takes a fixed number of bytes from the front (fewer when
-/// the input is shorter; a missing byte counts as 0), the source takes the rest.
+/// The header's fields, in order. A limit field's bytes, read as a big-endian number
+/// `n`, give `min + n % (max - min + 1)` (see [`Case::decode`]).
 #[derive(Debug, Arbitrary)]
-struct Input {
-    /// 4 bytes: 1..=50,000,000 fuel units.
-    #[arbitrary(with = fuel)]
-    fuel: u64,
-    /// 4 bytes: 8..=32 MiB of linear memory (any byte count in between).
-    #[arbitrary(with = memory_bytes)]
-    memory_bytes: u64,
-    /// 1 byte: 1..=200 ms.
-    #[arbitrary(with = timeout_ms)]
-    timeout_ms: u64,
-    /// 3 bytes: 16 KiB..=1 MiB of QuickJS stack.
-    #[arbitrary(with = stack_bytes)]
-    stack_bytes: u32,
-    /// 2 bytes: 1..=64 KiB of JSON result.
-    #[arbitrary(with = output_bytes)]
-    output_bytes: u32,
-    /// 1 byte: 0..=10 host calls.
-    #[arbitrary(with = host_calls)]
-    host_calls: u32,
-    /// 2 bytes: 0..=4 KiB of console output.
-    #[arbitrary(with = log_bytes)]
-    log_bytes: u32,
-    /// 1 byte: bit 0 a tenant, bit 1 a user, bit 2 a request id and locale, bit 3 a
-    /// caller deadline (half the timeout), bit 4 compile first with `Runtime::compile`
-    /// and run the compiled `Script`.
+struct Header {
+    /// Fuel: 1..=50,000,000 units.
+    fuel: [u8; 4],
+    /// Memory limit: 8..=32 MiB (any byte count in between).
+    memory: [u8; 4],
+    /// Timeout: 1..=200 ms.
+    timeout: u8,
+    /// QuickJS stack: 16 KiB..=1 MiB.
+    stack: [u8; 3],
+    /// Largest JSON result: 1..=64 KiB.
+    output: [u8; 2],
+    /// Host calls allowed: 0..=10.
+    host_calls: u8,
+    /// Console output kept: 0..=4 KiB.
+    log: [u8; 2],
+    /// Bit 0 a tenant, bit 1 a user, bit 2 a request id and locale, bit 3 a caller
+    /// deadline (half the timeout), bit 4: compile first with `Runtime::compile` and run
+    /// the compiled `Script`.
     flags: u8,
-    /// 1 byte, ignored: the seeds put a newline here, after their printable header.
+    /// Ignored: the seeds put a newline here, after their printable header.
     _separator: u8,
-    /// The rest: the script, as lossy UTF-8.
-    source: Vec<u8>,
 }
 
-fn fuel(u: &mut Unstructured) -> Result<u64> {
-    u.int_in_range(1..=50_000_000)
+const _: () = assert!(std::mem::size_of::<Header>() == HEADER_BYTES);
+
+/// One decoded input.
+#[derive(Debug)]
+struct Case {
+    fuel: u64,
+    memory_bytes: u64,
+    timeout: Duration,
+    stack_bytes: u32,
+    output_bytes: u32,
+    host_calls: u32,
+    log_bytes: u32,
+    flags: u8,
+    source: String,
 }
 
-fn memory_bytes(u: &mut Unstructured) -> Result<u64> {
-    u.int_in_range(8 * MIB..=32 * MIB)
-}
+impl Case {
+    fn decode(input: &Input) -> Case {
+        fn pick(bytes: &[u8], min: u64, max: u64) -> u64 {
+            let n = bytes.iter().fold(0u64, |n, &b| n << 8 | u64::from(b));
+            min + n % (max - min + 1)
+        }
+        let h = &input.header;
+        let small = |bytes: &[u8], min: u64, max: u64| pick(bytes, min, max) as u32;
+        Case {
+            fuel: pick(&h.fuel, 1, 50_000_000),
+            memory_bytes: pick(&h.memory, 8 * MIB, 32 * MIB),
+            timeout: Duration::from_millis(pick(&[h.timeout], 1, 200)),
+            stack_bytes: small(&h.stack, 16 * 1024, 1024 * 1024),
+            output_bytes: small(&h.output, 1, 64 * 1024),
+            host_calls: small(&[h.host_calls], 0, 10),
+            log_bytes: small(&h.log, 0, 4096),
+            flags: h.flags,
+            source: String::from_utf8_lossy(input.source).into_owned(),
+        }
+    }
 
-fn timeout_ms(u: &mut Unstructured) -> Result<u64> {
-    u.int_in_range(1..=200)
-}
-
-fn stack_bytes(u: &mut Unstructured) -> Result<u32> {
-    u.int_in_range(16 * 1024..=1024 * 1024)
-}
-
-fn output_bytes(u: &mut Unstructured) -> Result<u32> {
-    u.int_in_range(1..=64 * 1024)
-}
-
-fn host_calls(u: &mut Unstructured) -> Result<u32> {
-    u.int_in_range(0..=10)
-}
-
-fn log_bytes(u: &mut Unstructured) -> Result<u32> {
-    u.int_in_range(0..=4096)
+    fn overrides(&self) -> LimitOverrides {
+        LimitOverrides {
+            fuel: Some(self.fuel),
+            memory_bytes: Some(self.memory_bytes),
+            timeout: Some(self.timeout),
+            stack_bytes: Some(self.stack_bytes),
+            output_bytes: Some(self.output_bytes),
+            host_calls: Some(self.host_calls),
+            log_bytes: Some(self.log_bytes),
+        }
+    }
 }
 
 /// The runtime's own defaults: used by `Runtime::compile` and by the `1 + 1` check.
@@ -194,38 +217,30 @@ fuzz_target!(
     init: {
         LazyLock::force(&HARNESS);
     },
-    |input: Input| {
+    |input: Input<'_>| {
         let harness = &*HARNESS;
         let n = harness.inputs.fetch_add(1, Ordering::Relaxed);
-        let source = String::from_utf8_lossy(&input.source).into_owned();
-        let timeout = Duration::from_millis(input.timeout_ms);
-        let overrides = LimitOverrides {
-            fuel: Some(input.fuel),
-            memory_bytes: Some(input.memory_bytes),
-            timeout: Some(timeout),
-            stack_bytes: Some(input.stack_bytes),
-            output_bytes: Some(input.output_bytes),
-            host_calls: Some(input.host_calls),
-            log_bytes: Some(input.log_bytes),
-        };
+        let case = Case::decode(&input);
+        let timeout = case.timeout;
+        let overrides = case.overrides();
 
         let started = Instant::now();
         let (compiled, execution) = harness.tokio.block_on(async {
-            let request = if input.flags & 16 != 0 {
-                match harness.runtime.compile("fuzz.js", &source).await {
+            let request = if case.flags & 16 != 0 {
+                match harness.runtime.compile("fuzz.js", &case.source).await {
                     Ok(script) => ExecRequest::script(&script),
                     Err(error) => return (Some(error), None),
                 }
             } else {
-                ExecRequest::source(source.as_str())
+                ExecRequest::source(case.source.as_str())
             };
-            let request = request.limits(overrides).context(context(input.flags, timeout));
+            let request = request.limits(overrides).context(context(case.flags, timeout));
             (None, Some(harness.runtime.execute_detailed(&request).await))
         });
         let elapsed = started.elapsed();
 
         // A compile through `Runtime::compile` runs under the runtime's defaults.
-        let allowed = if input.flags & 16 != 0 { DEFAULT_TIMEOUT + timeout } else { timeout }
+        let allowed = if case.flags & 16 != 0 { DEFAULT_TIMEOUT + timeout } else { timeout }
             + harness.margin;
         assert!(
             elapsed <= allowed,
@@ -236,7 +251,7 @@ fuzz_target!(
         let kind = match (&compiled, &execution) {
             (Some(error), _) => Some(error.kind()),
             (None, Some(execution)) => {
-                check_execution(&input, execution);
+                check_execution(&case, execution);
                 execution.result.as_ref().err().map(|error| error.kind())
             }
             (None, None) => unreachable!(),
@@ -348,19 +363,19 @@ fn guest_feedback(kind: Option<ErrorKind>, execution: Option<&jsruntime::Executi
     }
 }
 
-fn check_execution(input: &Input, execution: &jsruntime::Execution) {
+fn check_execution(case: &Case, execution: &jsruntime::Execution) {
     let stats = &execution.stats;
     assert!(
-        stats.fuel_used <= input.fuel,
+        stats.fuel_used <= case.fuel,
         "used {} fuel of a budget of {}",
         stats.fuel_used,
-        input.fuel
+        case.fuel
     );
     assert!(
-        stats.host_calls <= input.host_calls,
+        stats.host_calls <= case.host_calls,
         "made {} host calls, {} allowed",
         stats.host_calls,
-        input.host_calls
+        case.host_calls
     );
     // The kept records are a prefix of the output within the cap; a final warning
     // (which is not counted) says what was dropped.
@@ -371,9 +386,9 @@ fn check_execution(input: &Input, execution: &jsruntime::Execution) {
         .map(|record| record.message.len())
         .sum();
     assert!(
-        kept <= input.log_bytes as usize,
+        kept <= case.log_bytes as usize,
         "kept {kept} log bytes, {} allowed",
-        input.log_bytes
+        case.log_bytes
     );
     if let Ok(value) = &execution.result {
         // serde_json writes a value in no more bytes than QuickJS's JSON.stringify did
@@ -382,9 +397,9 @@ fn check_execution(input: &Input, execution: &jsruntime::Execution) {
         // measured against the limit.
         let size = serde_json::to_string(value).expect("JSON").len();
         assert!(
-            size <= input.output_bytes as usize || value.is_null(),
+            size <= case.output_bytes as usize || value.is_null(),
             "returned {size} bytes of JSON, {} allowed",
-            input.output_bytes
+            case.output_bytes
         );
     }
 }
