@@ -128,23 +128,25 @@ async fn callers_beyond_the_cap_wait_in_order() {
     let runtime = runtime(1, 0, Duration::from_secs(60));
     let blocker = {
         let runtime = runtime.clone();
-        tokio::spawn(async move { runtime.execute(&ExecRequest::source(busy_for(150))).await })
+        tokio::spawn(async move { runtime.execute(&ExecRequest::source(busy_for(500))).await })
     };
     tokio::time::sleep(Duration::from_millis(30)).await;
-    let (order_tx, mut order_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut waiters = Vec::new();
-    for i in 0..5 {
-        let runtime = runtime.clone();
-        let order_tx = order_tx.clone();
+    for i in 0..5u64 {
+        let waiter = runtime.clone();
         waiters.push(tokio::spawn(async move {
-            let outcome = runtime
-                .execute(&ExecRequest::source(format!("{i}")).timeout(Duration::from_secs(5)))
-                .await;
-            let _ = order_tx.send(i);
-            outcome
+            waiter
+                .execute_detailed(
+                    &ExecRequest::source(format!("{i}")).timeout(Duration::from_secs(5)),
+                )
+                .await
         }));
-        // Arrival order is the spawn order.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Arrival order is the spawn order: the next caller is spawned only once this
+        // one waits (a spawned task may start late on a loaded machine).
+        let arrived = Instant::now();
+        while runtime.pool_stats().waiting < i + 1 && arrived.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
     assert!(
         runtime.pool_stats().waiting >= 4,
@@ -152,14 +154,17 @@ async fn callers_beyond_the_cap_wait_in_order() {
         runtime.pool_stats()
     );
     assert!(blocker.await.expect("task").is_ok());
-    for waiter in waiters {
-        assert!(waiter.await.expect("task").is_ok());
+    // Nothing is instantiated ahead (prewarm 0): each caller's instance is made when it
+    // gets the slot, so instance ids give the order in which the callers were served
+    // (the order their results come back in is a race between finished tasks).
+    let mut served = Vec::new();
+    for (i, waiter) in waiters.into_iter().enumerate() {
+        let execution = waiter.await.expect("task");
+        assert_eq!(execution.result, Ok(serde_json::json!(i)));
+        served.push((execution.stats.instance_id, i));
     }
-    drop(order_tx);
-    let mut order = Vec::new();
-    while let Some(i) = order_rx.recv().await {
-        order.push(i);
-    }
+    served.sort();
+    let order: Vec<usize> = served.into_iter().map(|(_, i)| i).collect();
     assert_eq!(order, vec![0, 1, 2, 3, 4]);
 }
 

@@ -39,7 +39,7 @@ async fn close_waits_cancels_refuses_and_leaves_no_threads() {
     };
     let runtime = Runtime::new(config.clone()).expect("runtime starts");
     assert_eq!(
-        runtime_threads(),
+        runtime_threads_settled(4),
         4,
         "the epoch ticker, the pool thread and two guest threads"
     );
