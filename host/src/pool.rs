@@ -4,7 +4,8 @@
 //! An instance serves exactly one execution and is then destroyed, so nothing passes
 //! between executions or tenants. What the pool keeps are *fresh* instances, made by a
 //! background thread so that instantiation is off the request path; one past its idle
-//! age is replaced. Callers beyond the concurrency cap wait in order on a fair
+//! age is replaced. The same thread destroys used instances (resetting a slot's memory
+//! takes several microseconds), so the caller has its result without waiting for that. Callers beyond the concurrency cap wait in order on a fair
 //! semaphore, bounded by their own deadline and cancellation. The pooling allocator has
 //! a slot for every instance that can exist at once (running plus ready), so it never
 //! runs out.
@@ -15,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::host_fn::HostFns;
@@ -26,7 +27,7 @@ use crate::sandbox::{ExecState, Sandbox, SandboxPre};
 pub struct PoolStats {
     /// Fresh instances ready to serve.
     pub available: u64,
-    /// Executions running now.
+    /// Executions running now (an execution counts until its instance is destroyed).
     pub in_use: u64,
     /// Callers waiting for a slot.
     pub waiting: u64,
@@ -76,13 +77,24 @@ pub(crate) struct PoolSettings {
 /// check-out.
 const INSTANTIATION_FUEL: u64 = 1_000_000_000;
 
-/// State shared with the refill thread.
+/// Instances handed between callers and the pool thread.
+#[derive(Default)]
+struct Queues {
+    /// Fresh instances, oldest first.
+    ready: VecDeque<Instance>,
+    /// Used instances waiting to be destroyed, each with its execution's slot, which is
+    /// released only once the instance is gone.
+    retiring: Vec<(Instance, Slot)>,
+}
+
+/// State shared with the pool thread.
 struct Shared {
     pre: SandboxPre<ExecState>,
     host_fns: Arc<HostFns>,
     shutdown: tokio_util::sync::CancellationToken,
-    ready: Mutex<VecDeque<Instance>>,
-    /// Signalled when an instance is taken or the pool stops.
+    queues: Mutex<Queues>,
+    /// Signalled when the pool thread has work (the ready queue ran low, an instance was
+    /// retired) or the pool stops.
     refill: Condvar,
     stop: AtomicBool,
     counters: Arc<Counters>,
@@ -92,7 +104,7 @@ struct Shared {
 
 pub(crate) struct Pool {
     shared: Arc<Shared>,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     refill_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -107,7 +119,7 @@ impl Pool {
             pre,
             host_fns,
             shutdown,
-            ready: Mutex::new(VecDeque::new()),
+            queues: Mutex::new(Queues::default()),
             refill: Condvar::new(),
             stop: AtomicBool::new(false),
             counters: Arc::new(Counters::default()),
@@ -126,38 +138,44 @@ impl Pool {
         };
         Ok(Pool {
             shared,
-            slots: Semaphore::new(settings.max_concurrency as usize),
+            slots: Arc::new(Semaphore::new(settings.max_concurrency as usize)),
             refill_thread: Mutex::new(refill_thread),
         })
     }
 
     /// Waits for a slot (in arrival order). Cancel-safe: a caller that gives up while
     /// waiting leaves no trace.
-    pub(crate) async fn acquire(&self) -> Option<Slot<'_>> {
-        let _waiting = Gauge::up(&self.shared.counters.waiting);
-        let permit = self.slots.acquire().await.ok()?;
+    pub(crate) async fn acquire(&self) -> Option<Slot> {
+        let _waiting = Gauge::up(&self.shared.counters, |c| &c.waiting);
+        let permit = Arc::clone(&self.slots).acquire_owned().await.ok()?;
         Some(Slot {
+            _in_use: Gauge::up(&self.shared.counters, |c| &c.in_use),
             _permit: permit,
-            _in_use: Gauge::up(&self.shared.counters.in_use),
         })
     }
 
     /// A fresh instance for the holder of a slot: a ready one if there is one that is not
     /// past its idle age, otherwise one instantiated now.
     pub(crate) async fn checkout(&self) -> Result<Instance, wasmtime::Error> {
-        let taken = {
-            let mut ready = lock(&self.shared.ready);
+        let (taken, expired) = {
+            let mut queues = lock(&self.shared.queues);
+            let mut expired = Vec::new();
             let mut found = None;
-            while let Some(instance) = ready.pop_front() {
+            while let Some(instance) = queues.ready.pop_front() {
                 if instance.created.elapsed() <= self.shared.settings.max_idle_age {
                     found = Some(instance);
                     break;
                 }
-                // Past its age: dropped here (counted as destroyed), the next one is tried.
+                // Past its age: destroyed (outside the lock), the next one is tried.
+                expired.push(instance);
             }
-            found
+            (found, expired)
         };
-        if self.shared.settings.prewarm > 0 {
+        drop(expired);
+        // The retire at the end of this execution wakes the pool thread anyway; wake it
+        // now only if the queue ran dry, so that a burst finds instances ready. (Each
+        // wake-up is a system call on the request path.)
+        if taken.is_none() && self.shared.settings.prewarm > 0 {
             self.shared.refill.notify_one();
         }
         match taken {
@@ -166,10 +184,22 @@ impl Pool {
         }
     }
 
+    /// Destroys a used instance and then releases its execution's slot: on the pool
+    /// thread when there is one, so the caller does not wait for it, or here.
+    pub(crate) fn retire(&self, instance: Instance, slot: Slot) {
+        if self.shared.settings.prewarm > 0 && !self.shared.stop.load(Ordering::Relaxed) {
+            lock(&self.shared.queues).retiring.push((instance, slot));
+            self.shared.refill.notify_one();
+        } else {
+            drop(instance);
+            drop(slot);
+        }
+    }
+
     pub(crate) fn stats(&self) -> PoolStats {
         let counters = &self.shared.counters;
         PoolStats {
-            available: lock(&self.shared.ready).len() as u64,
+            available: lock(&self.shared.queues).ready.len() as u64,
             in_use: counters.in_use.load(Ordering::Relaxed),
             waiting: counters.waiting.load(Ordering::Relaxed),
             created: counters.created.load(Ordering::Relaxed),
@@ -199,29 +229,32 @@ impl Pool {
         if let Some(thread) = thread {
             let _ = thread.join();
         }
-        lock(&self.shared.ready).clear();
+        // Retired instances before their slots (in each pair, the instance drops first).
+        let queues = std::mem::take(&mut *lock(&self.shared.queues));
+        drop(queues);
     }
 }
 
-/// A running execution's hold on the pool: a concurrency slot.
-pub(crate) struct Slot<'a> {
-    _permit: SemaphorePermit<'a>,
-    _in_use: Gauge<'a>,
+/// A running execution's hold on the pool: a concurrency slot. Declared so that the
+/// in-use count drops before the permit lets the next caller in.
+pub(crate) struct Slot {
+    _in_use: Gauge,
+    _permit: OwnedSemaphorePermit,
 }
 
 /// Counts something while it exists.
-struct Gauge<'a>(&'a AtomicU64);
+struct Gauge(Arc<Counters>, fn(&Counters) -> &AtomicU64);
 
-impl<'a> Gauge<'a> {
-    fn up(counter: &'a AtomicU64) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        Gauge(counter)
+impl Gauge {
+    fn up(counters: &Arc<Counters>, which: fn(&Counters) -> &AtomicU64) -> Self {
+        which(counters).fetch_add(1, Ordering::Relaxed);
+        Gauge(Arc::clone(counters), which)
     }
 }
 
-impl Drop for Gauge<'_> {
+impl Drop for Gauge {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        (self.1)(&self.0).fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -260,7 +293,8 @@ async fn instantiate(shared: &Shared) -> Result<Instance, wasmtime::Error> {
     })
 }
 
-/// Keeps `prewarm` fresh instances ready, replacing those past their idle age.
+/// Keeps `prewarm` fresh instances ready, replacing those past their idle age, and
+/// destroys retired instances (releasing their slots afterwards).
 fn refill_loop(shared: &Shared) {
     let target = shared.settings.prewarm as usize;
     // Check ages often enough that none is more than half its age late.
@@ -270,25 +304,37 @@ fn refill_loop(shared: &Shared) {
         if shared.stop.load(Ordering::Relaxed) {
             return;
         }
-        {
-            let mut ready = lock(&shared.ready);
+        let (retired, expired, short) = {
+            let mut queues = lock(&shared.queues);
             let max_age = shared.settings.max_idle_age;
-            ready.retain(|instance| instance.created.elapsed() <= max_age);
-            if ready.len() >= target {
+            let (fresh, expired): (VecDeque<Instance>, VecDeque<Instance>) = queues
+                .ready
+                .drain(..)
+                .partition(|instance| instance.created.elapsed() <= max_age);
+            queues.ready = fresh;
+            let retired = std::mem::take(&mut queues.retiring);
+            let short = queues.ready.len() < target;
+            if retired.is_empty() && expired.is_empty() && !short {
                 let (guard, _) = shared
                     .refill
-                    .wait_timeout(ready, age_check)
+                    .wait_timeout(queues, age_check)
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 drop(guard);
                 continue;
             }
-        }
-        match crate::runtime::block_on(instantiate(shared)) {
-            Ok(instance) => lock(&shared.ready).push_back(instance),
-            Err(error) => {
-                tracing::error!(%error, "jsruntime: could not instantiate a guest for the pool");
-                // Do not spin on a persistent failure.
-                std::thread::sleep(Duration::from_millis(100));
+            (retired, expired, short)
+        };
+        // Outside the lock: callers check out and retire meanwhile.
+        drop(retired);
+        drop(expired);
+        if short {
+            match crate::runtime::block_on(instantiate(shared)) {
+                Ok(instance) => lock(&shared.queues).ready.push_back(instance),
+                Err(error) => {
+                    tracing::error!(%error, "jsruntime: could not instantiate a guest for the pool");
+                    // Do not spin on a persistent failure.
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             }
         }
     }

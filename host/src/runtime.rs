@@ -592,7 +592,7 @@ impl Runtime {
         deadline: Instant,
         started: Instant,
     ) -> Execution {
-        let Some(_slot) = self.inner.pool.acquire().await else {
+        let Some(slot) = self.inner.pool.acquire().await else {
             return failed(closed_error(), started, Stats::default());
         };
         let mut instance = match self.inner.pool.checkout().await {
@@ -661,9 +661,9 @@ impl Runtime {
             instance_id: instance.id,
         };
         let logs = state.take_logs();
-        // The instance is destroyed here, before the slot is released, so its
-        // pooling-allocator slot is free before another execution can start.
-        drop(instance);
+        // Destroyed before the slot is released (so its pooling-allocator slot is free
+        // before another execution can start), off the request path when it can be.
+        self.inner.pool.retire(instance, slot);
         Execution {
             result,
             logs,
