@@ -429,3 +429,102 @@ async fn compiling_bad_source_is_a_syntax_error() {
     assert_eq!(error.kind(), ErrorKind::Syntax, "{error:?}");
     assert_still_works(&rt).await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Configuration and the request builder
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn invalid_configurations_are_refused_with_a_clear_error() {
+    use jsruntime::{Config, Runtime, SetupError};
+    let cases = [
+        (
+            Config {
+                max_concurrency: 0,
+                ..Config::default()
+            },
+            "max_concurrency",
+        ),
+        (
+            Config {
+                guest_threads: 0,
+                ..Config::default()
+            },
+            "guest_threads",
+        ),
+        (
+            Config {
+                max_concurrency: u32::MAX,
+                prewarm: u32::MAX,
+                ..Config::default()
+            },
+            "overflows",
+        ),
+    ];
+    for (config, named) in cases {
+        match Runtime::new(config) {
+            Err(SetupError::InvalidConfig(message)) => {
+                assert!(message.contains(named), "{message:?} should name {named}")
+            }
+            Err(other) => panic!("expected InvalidConfig naming {named}, got {other:?}"),
+            Ok(_) => panic!("a configuration with a bad {named} was accepted"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_limit_setter_of_a_request_takes_effect() {
+    use jsruntime::{LimitOverrides, Runtime};
+    let rt = Runtime::builder()
+        .host_fn("echo", |call| async move { Ok(call.args) })
+        .build()
+        .expect("runtime starts");
+
+    // host_calls: the second call is one too many.
+    let request = ExecRequest::source("host.echo(1); host.echo(2); 'unreachable'").host_calls(1);
+    expect_kind(run_request(&rt, request).await, ErrorKind::HostCallLimit);
+
+    // log_bytes: the kept logs fit the cap, and the last record says what was dropped.
+    let request = ExecRequest::source("for (let i = 0; i < 100; i++) console.log('line ' + i); 1")
+        .log_bytes(64);
+    let outcome = rt.execute(&request).await.expect("runs");
+    let (note, kept) = outcome.logs.split_last().expect("some logs");
+    let kept_bytes: usize = kept.iter().map(|l| l.message.len()).sum();
+    assert!(
+        kept_bytes <= 64,
+        "kept {kept_bytes} bytes under a 64-byte cap"
+    );
+    assert!(note.message.contains("dropped"), "{:?}", note.message);
+
+    // A whole set of overrides at once.
+    let request = ExecRequest::source("'x'.repeat(100)").limits(LimitOverrides {
+        output_bytes: Some(16),
+        ..LimitOverrides::default()
+    });
+    expect_kind(run_request(&rt, request).await, ErrorKind::OutputLimit);
+    let request = ExecRequest::source("while (true) {}").limits(LimitOverrides {
+        fuel: Some(1_000_000),
+        ..LimitOverrides::default()
+    });
+    expect_kind(run_request(&rt, request).await, ErrorKind::OutOfFuel);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_and_runtimes_describe_themselves() {
+    let rt = runtime();
+    let script = rt.compile("answer.js", "42").await.expect("compiles");
+    assert_eq!(script.name(), "answer.js");
+    let hash = script.hash_hex();
+    assert_eq!(hash.len(), 64, "sha256 in hex: {hash}");
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{hash}");
+    let described = format!("{script:?}");
+    assert!(
+        described.contains("answer.js") && described.contains(&hash),
+        "{described}"
+    );
+    assert!(format!("{rt:?}").contains("max_concurrency"), "{rt:?}");
+    assert_eq!(
+        rt.config().max_concurrency,
+        jsruntime::Config::default().max_concurrency
+    );
+}
