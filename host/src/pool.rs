@@ -85,6 +85,9 @@ struct Queues {
     /// Used instances waiting to be destroyed, each with its execution's slot, which is
     /// released only once the instance is gone.
     retiring: Vec<(Instance, Slot)>,
+    /// The pool thread waits for work (set by it before it waits, cleared by whoever
+    /// gives it work).
+    pool_thread_idle: bool,
 }
 
 /// State shared with the pool thread.
@@ -188,12 +191,20 @@ impl Pool {
     /// thread when there is one, so the caller does not wait for it, or here.
     pub(crate) fn retire(&self, instance: Instance, slot: Slot) {
         if self.shared.settings.prewarm > 0 && !self.shared.stop.load(Ordering::Relaxed) {
-            lock(&self.shared.queues).retiring.push((instance, slot));
-            self.shared.refill.notify_one();
-        } else {
-            drop(instance);
-            drop(slot);
+            let mut queues = lock(&self.shared.queues);
+            // Hand over only to an idle pool thread. When it is still busy (callers keep
+            // the cores saturated), a hand-off would only queue work behind it and add
+            // a wake-up per execution: the caller destroys the instance itself.
+            if queues.pool_thread_idle && queues.retiring.is_empty() {
+                queues.retiring.push((instance, slot));
+                queues.pool_thread_idle = false;
+                drop(queues);
+                self.shared.refill.notify_one();
+                return;
+            }
         }
+        drop(instance);
+        drop(slot);
     }
 
     pub(crate) fn stats(&self) -> PoolStats {
@@ -315,10 +326,12 @@ fn refill_loop(shared: &Shared) {
             let retired = std::mem::take(&mut queues.retiring);
             let short = queues.ready.len() < target;
             if retired.is_empty() && expired.is_empty() && !short {
-                let (guard, _) = shared
+                queues.pool_thread_idle = true;
+                let (mut guard, _) = shared
                     .refill
                     .wait_timeout(queues, age_check)
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
+                guard.pool_thread_idle = false;
                 drop(guard);
                 continue;
             }
