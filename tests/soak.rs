@@ -3,7 +3,8 @@
 //! timeouts and memory-limit hits. Every result is checked, and the process's RSS is
 //! sampled every N/20 executions: it must not grow more than 10% between the sample at
 //! 10% of N and the last one. Samples are taken at rest (the running executions are
-//! let finish first), so they compare like with like, and only after a warm-up of 1,000
+//! let finish, and the pool thread destroy their instances, first), so they compare like
+//! with like, and only after a warm-up of 1,000
 //! executions (checked too, not counted in N) that lets every pool slot reach its
 //! resident size.
 //!
@@ -11,6 +12,9 @@
 //! in the context, so the compile cache does not grow with the run. One test per
 //! binary: it measures the process's RSS.
 
+mod common;
+
+use common::{pool_at_rest, rss_bytes};
 use std::time::{Duration, Instant};
 
 use jsruntime::{Config, ErrorKind, ExecContext, ExecRequest, HostFnError, Runtime, Tenant, MIB};
@@ -72,16 +76,6 @@ fn executions() -> usize {
         })
         .unwrap_or(DEFAULT_EXECUTIONS)
         .max(20)
-}
-
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    let kb: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS");
-    kb * 1024
 }
 
 /// Runs execution `i` and checks its result; `Err` says what was wrong.
@@ -205,6 +199,7 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
             while let Some(done) = running.join_next().await {
                 note(done);
             }
+            pool_at_rest(&runtime).await;
             let rss = rss_bytes();
             eprintln!(
                 "soak: {measured:>9} executions  {:>8.1} s  RSS {:>7.1} MiB",
@@ -219,8 +214,9 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
     while let Some(done) = running.join_next().await {
         note(done);
     }
-    let rss = rss_bytes();
     let duration = started.elapsed();
+    pool_at_rest(&runtime).await;
+    let rss = rss_bytes();
     samples.push((total, rss));
     eprintln!(
         "soak: {total:>9} executions  {:>8.1} s  RSS {:>7.1} MiB (end)",
@@ -270,8 +266,7 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
     );
 
     // The pool at rest: every instance made was destroyed or is ready.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let pool = runtime.pool_stats();
+    let pool = pool_at_rest(&runtime).await;
     assert_eq!((pool.in_use, pool.waiting), (0, 0), "{pool:?}");
     assert_eq!(pool.created, pool.destroyed + pool.available, "{pool:?}");
     assert_eq!(pool.errors, 0, "{pool:?}");

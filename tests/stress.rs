@@ -3,6 +3,9 @@
 //! sees another tenant's data, the pool's books balance, and memory does not grow.
 //! One test per binary: it measures the process's RSS.
 
+mod common;
+
+use common::{pool_at_rest, rss_bytes};
 use std::time::Duration;
 
 use jsruntime::{Config, ErrorKind, ExecContext, ExecRequest, Runtime, Tenant, MIB};
@@ -20,16 +23,6 @@ const SPINS: &str = "while (true) {}";
 const HOGS: &str =
     "const hog = []; while (true) hog.push(new Array(10000).fill(context.requestID))";
 const JSON_WORK: &str = "JSON.parse(JSON.stringify({ tenant: context.tenantID, list: [1, 2, 3].map(x => x * Number(context.requestID)) }))";
-
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    let kb: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS");
-    kb * 1024
-}
 
 async fn run_one(runtime: &Runtime, i: usize) {
     let tenant = format!("tenant-{}", i % TENANTS);
@@ -117,9 +110,14 @@ async fn ten_thousand_mixed_executions_from_fifty_tenants() {
     })
     .expect("runtime starts");
 
+    // RSS is read at rest both times: after the executions have returned and the pool
+    // thread has destroyed their instances (an instance still being destroyed may hold
+    // megabytes of a memory hog's heap).
     run_batch(&runtime, 0..1_000).await;
+    pool_at_rest(&runtime).await;
     let rss_after_first_thousand = rss_bytes();
     run_batch(&runtime, 1_000..EXECUTIONS).await;
+    pool_at_rest(&runtime).await;
     let rss_at_end = rss_bytes();
 
     let metrics = runtime.metrics().await;
@@ -136,8 +134,7 @@ async fn ten_thousand_mixed_executions_from_fifty_tenants() {
     assert_eq!(metrics.cache.entries, 5);
 
     // The pool at rest: every instance made was destroyed or is ready.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let pool = runtime.pool_stats();
+    let pool = pool_at_rest(&runtime).await;
     assert_eq!((pool.in_use, pool.waiting), (0, 0), "{pool:?}");
     assert_eq!(pool.created, pool.destroyed + pool.available, "{pool:?}");
     assert_eq!(pool.errors, 0);

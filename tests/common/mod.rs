@@ -84,3 +84,31 @@ pub fn assert_type_error(result: Result<Value, ExecError>, what: &str) -> Script
     );
     error
 }
+
+/// Waits until the pool is at rest: nothing running or waiting (an execution counts as
+/// running until the pool thread has destroyed its instance, which may come a little
+/// after its result) and the ready instances topped up. Gives up after 10 s.
+pub async fn pool_at_rest(runtime: &Runtime) -> jsruntime::PoolStats {
+    let started = std::time::Instant::now();
+    loop {
+        let stats = runtime.pool_stats();
+        let topped_up = stats.available >= u64::from(runtime.config().prewarm);
+        if (stats.in_use == 0 && stats.waiting == 0 && topped_up)
+            || started.elapsed() > Duration::from_secs(10)
+        {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The process's resident set size (VmRSS), in bytes.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+    let kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kb * 1024
+}
