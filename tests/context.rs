@@ -255,6 +255,30 @@ async fn deadline_ms_counts_down_to_the_callers_deadline() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polluted_object_prototype_gives_deadline_ms_no_setter() {
+    // `Object.defineProperty` reads `set` through the descriptor's prototype chain: the
+    // guest's descriptor for `deadlineMs` must not pick up one a script added.
+    let rt = runtime();
+    let context = ExecContext::default().with_deadline(Instant::now() + Duration::from_secs(5));
+    let source = r#"
+        let calls = 0;
+        Object.prototype.set = function () { calls++; };
+        Object.prototype.writable = true;
+        let outcome;
+        try { context.deadlineMs = 1; outcome = "assigned"; } catch (e) { outcome = e.name; }
+        const setter = Object.getOwnPropertyDescriptor(context, "deadlineMs").set;
+        delete Object.prototype.set;
+        delete Object.prototype.writable;
+        [outcome, calls, setter === undefined, typeof context.deadlineMs]
+    "#;
+    let request = ExecRequest::source(source).context(context);
+    assert_eq!(
+        run_request(&rt, request).await,
+        Ok(json!(["TypeError", 0, true, "number"]))
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Console
 // ---------------------------------------------------------------------------------------

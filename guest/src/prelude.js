@@ -27,11 +27,16 @@
   const map = Function.prototype.call.bind(Array.prototype.map);
   const ErrorCtor = Error;
 
+  // Runs when a script first reads `context` or `host`, so after the script may have
+  // replaced built-ins: no iterator protocol (a `for...of` would call a replaced
+  // `Array.prototype[Symbol.iterator]` and could skip every key), no `in` (it would see
+  // properties added to `Object.prototype`), only the functions captured above.
   const deepFreeze = (value) => {
     if (value !== null && (typeof value === "object" || typeof value === "function")) {
-      for (const key of getOwnPropertyNames(value)) {
-        const descriptor = getOwnPropertyDescriptor(value, key);
-        if ("value" in descriptor) deepFreeze(descriptor.value);
+      const keys = getOwnPropertyNames(value);
+      for (let i = 0; i < keys.length; i++) {
+        const descriptor = getOwnPropertyDescriptor(value, keys[i]);
+        if (hasOwn(descriptor, "value")) deepFreeze(descriptor.value);
       }
       freeze(value);
     }
@@ -72,8 +77,11 @@
     const argsJson = stringify(args === undefined ? null : args);
     return parse(nativeCall(name, argsJson));
   };
+  // Descriptors have no prototype: `defineProperty` reads `get`, `set`, `value`, ... through
+  // the prototype chain, so a script that added them to `Object.prototype` would change
+  // what gets defined.
   const defineValue = (object, key, value) =>
-    defineProperty(object, key, { value, writable: false, enumerable: true, configurable: false });
+    defineProperty(object, key, { __proto__: null, value, writable: false, enumerable: true, configurable: false });
 
   // `host.call(name, args)`, plus one function per registered name, nested by its dots:
   // `orders.get` becomes `host.orders.get(args)`. Namespaces have no prototype, so a
@@ -94,8 +102,10 @@
       }
       return node;
     };
-    for (const name of names) namespaceOf(split(name, "."), true);
-    for (const name of names) {
+    // Index loops, not `for...of`: see `deepFreeze`.
+    for (let i = 0; i < names.length; i++) namespaceOf(split(names[i], "."), true);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
       const parts = split(name, ".");
       const node = namespaceOf(parts, false);
       const leaf = parts[parts.length - 1];
@@ -122,7 +132,7 @@
         if (data.user && !isArray(data.user.permissions)) data.user.permissions = [];
         if (data.hasDeadline) {
           delete data.hasDeadline;
-          defineProperty(data, "deadlineMs", { get: () => nativeDeadline(), enumerable: true, configurable: false });
+          defineProperty(data, "deadlineMs", { __proto__: null, get: () => nativeDeadline(), enumerable: true, configurable: false });
         }
         contextObject = deepFreeze(data);
       }
