@@ -276,10 +276,12 @@ fn settle<'js>(
     let Some(promise) = completion.as_promise().cloned() else {
         // Jobs queued by a script that returned a plain value still run: their effects
         // (console output, host calls) are part of the execution.
-        drain_jobs(ctx);
+        drain_jobs(ctx, before, || true);
         return Ok(completion);
     };
-    drain_jobs(ctx);
+    drain_jobs(ctx, before, || {
+        promise.state() != rquickjs::promise::PromiseState::Pending
+    });
     match promise.state() {
         rquickjs::promise::PromiseState::Resolved => match promise.result::<Value>() {
             Some(Ok(value)) => Ok(value),
@@ -312,8 +314,21 @@ fn settle<'js>(
     }
 }
 
-fn drain_jobs(ctx: &Ctx<'_>) {
-    while ctx.execute_pending_job() {}
+/// Runs queued jobs until none is left, or until QuickJS has run out of memory during
+/// this run while the result is already settled.
+///
+/// The second case ends chains that outlive an out-of-memory error: a job that fails
+/// for lack of memory rejects its own promise, but a job it queued before failing still
+/// runs and queues the next, so an endless promise chain that reached the heap limit
+/// would go on failing and freeing until the timeout. Once the result is decided nothing
+/// such a job does can change it; the run ends and, having run out of memory, is
+/// classified as out of memory.
+fn drain_jobs(ctx: &Ctx<'_>, before: Exhaustion, result_settled: impl Fn() -> bool) {
+    while ctx.execute_pending_job() {
+        if Exhaustion::now().out_of_memory != before.out_of_memory && result_settled() {
+            break;
+        }
+    }
 }
 
 /// Where a failure happened: a compile failure that is not exhaustion is a syntax error.
