@@ -82,12 +82,29 @@ const INSTANTIATION_FUEL: u64 = 1_000_000_000;
 struct Queues {
     /// Fresh instances, oldest first.
     ready: VecDeque<Instance>,
-    /// Used instances waiting to be destroyed, each with its execution's slot, which is
-    /// released only once the instance is gone.
-    retiring: Vec<(Instance, Slot)>,
+    /// A used instance handed to the pool thread to destroy, with its execution's slot,
+    /// which is released only once the instance is gone. At most one: only an idle pool
+    /// thread is handed one.
+    retiring: Option<(Instance, Slot)>,
     /// The pool thread waits for work (set by it before it waits, cleared by whoever
     /// gives it work).
     pool_thread_idle: bool,
+}
+
+impl Queues {
+    /// Takes the ready instances past `max_age` out of the queue. The queue is in order of
+    /// creation (only the pool thread adds to it), so they are at its front.
+    fn take_expired(&mut self, max_age: Duration) -> Vec<Instance> {
+        let mut expired = Vec::new();
+        while self
+            .ready
+            .front()
+            .is_some_and(|instance| instance.created.elapsed() > max_age)
+        {
+            expired.extend(self.ready.pop_front());
+        }
+        expired
+    }
 }
 
 /// State shared with the pool thread.
@@ -162,18 +179,10 @@ impl Pool {
     pub(crate) async fn checkout(&self) -> Result<Instance, wasmtime::Error> {
         let (taken, expired) = {
             let mut queues = lock(&self.shared.queues);
-            let mut expired = Vec::new();
-            let mut found = None;
-            while let Some(instance) = queues.ready.pop_front() {
-                if instance.created.elapsed() <= self.shared.settings.max_idle_age {
-                    found = Some(instance);
-                    break;
-                }
-                // Past its age: destroyed (outside the lock), the next one is tried.
-                expired.push(instance);
-            }
-            (found, expired)
+            let expired = queues.take_expired(self.shared.settings.max_idle_age);
+            (queues.ready.pop_front(), expired)
         };
+        // Past their age: destroyed outside the lock.
         drop(expired);
         // The retire at the end of this execution wakes the pool thread anyway; wake it
         // now only if the queue ran dry, so that a burst finds instances ready. (Each
@@ -195,8 +204,8 @@ impl Pool {
             // Hand over only to an idle pool thread. When it is still busy (callers keep
             // the cores saturated), a hand-off would only queue work behind it and add
             // a wake-up per execution: the caller destroys the instance itself.
-            if queues.pool_thread_idle && queues.retiring.is_empty() {
-                queues.retiring.push((instance, slot));
+            if queues.pool_thread_idle && queues.retiring.is_none() {
+                queues.retiring = Some((instance, slot));
                 queues.pool_thread_idle = false;
                 drop(queues);
                 self.shared.refill.notify_one();
@@ -317,15 +326,10 @@ fn refill_loop(shared: &Shared) {
         }
         let (retired, expired, short) = {
             let mut queues = lock(&shared.queues);
-            let max_age = shared.settings.max_idle_age;
-            let (fresh, expired): (VecDeque<Instance>, VecDeque<Instance>) = queues
-                .ready
-                .drain(..)
-                .partition(|instance| instance.created.elapsed() <= max_age);
-            queues.ready = fresh;
-            let retired = std::mem::take(&mut queues.retiring);
+            let expired = queues.take_expired(shared.settings.max_idle_age);
+            let retired = queues.retiring.take();
             let short = queues.ready.len() < target;
-            if retired.is_empty() && expired.is_empty() && !short {
+            if retired.is_none() && expired.is_empty() && !short {
                 queues.pool_thread_idle = true;
                 let (mut guard, _) = shared
                     .refill
