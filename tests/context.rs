@@ -201,6 +201,76 @@ async fn full_context_integration() {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_context_object_has_every_field_in_order_read_only() {
+    let rt = runtime();
+    let context = ExecContext::default()
+        .with_tenant(Tenant {
+            id: "t-ü".into(),
+            name: Some("Acme \"quoted\" 😀".into()),
+        })
+        .with_user(User {
+            id: "u1".into(),
+            email: Some("ada@example.com".into()),
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+            permissions: vec!["read".into(), "write".into()],
+        })
+        .with_request_id("req-9")
+        .with_locale("fr-CH")
+        .with_deadline(Instant::now() + Duration::from_secs(30));
+    let source = r#"
+        const describe = (object) => Object.keys(object).map((key) => {
+            const d = Object.getOwnPropertyDescriptor(object, key);
+            return [key, d.enumerable, d.configurable, "value" in d ? d.writable : typeof d.get, d.set === undefined];
+        });
+        const { deadlineMs, ...rest } = context;
+        [rest, typeof deadlineMs, describe(context), describe(context.user), describe(context.user.permissions),
+         Object.getPrototypeOf(context) === Object.prototype, Array.isArray(context.user.permissions)]
+    "#;
+    let value = run_request(&rt, ExecRequest::source(source).context(context))
+        .await
+        .expect("the script runs");
+    let read_only = |key: &str| json!([key, true, false, false, true]);
+    assert_eq!(
+        value,
+        json!([
+            {
+                "tenantID": "t-ü",
+                "tenant": {"id": "t-ü", "name": "Acme \"quoted\" 😀"},
+                "user": {
+                    "id": "u1",
+                    "email": "ada@example.com",
+                    "firstName": "Ada",
+                    "lastName": "Lovelace",
+                    "permissions": ["read", "write"],
+                },
+                "requestID": "req-9",
+                "locale": "fr-CH",
+            },
+            "number",
+            [
+                read_only("tenantID"),
+                read_only("tenant"),
+                read_only("user"),
+                read_only("requestID"),
+                read_only("locale"),
+                ["deadlineMs", true, false, "function", true],
+            ],
+            [
+                read_only("id"),
+                read_only("email"),
+                read_only("firstName"),
+                read_only("lastName"),
+                read_only("permissions"),
+            ],
+            [read_only("0"), read_only("1")],
+            true,
+            true,
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn absent_context_fields_are_undefined() {
     let rt = runtime();
     let source = r#"[typeof context.tenant, context.user === undefined, typeof context.tenantID,

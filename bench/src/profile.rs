@@ -10,6 +10,9 @@
 //! `native-result` and `native-discarded` (the two array scripts in native QuickJS,
 //! fresh context), and `native:NAME`, `api:NAME`, `raw:NAME` for the workloads of
 //! sections 3 and 4 (`fib`, `objects`, `strings`, `json`, `bundle`).
+//!
+//! With `JSRUNTIME_BENCH_PERFMAP=1` the raw engine writes `/tmp/perf-PID.map`, so
+//! `perf report` names the guest's functions (`raw:NAME` variants).
 
 use std::time::Instant;
 

@@ -331,6 +331,10 @@ fn engine_config(options: &RawOptions) -> Config {
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(MAX_WASM_STACK + HOST_STACK)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // `perf record` sees wasm function names through /tmp/perf-PID.map (profiling only).
+    if std::env::var_os("JSRUNTIME_BENCH_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 

@@ -79,60 +79,7 @@ pub fn define_natives(ctx: &Ctx<'_>) -> Result<()> {
 
     globals.set(
         "__jsruntime_context",
-        Func::from(|| -> String {
-            services::current()
-                .map(|services| context_json(services.as_ref()))
-                .unwrap_or_else(|| "{}".to_owned())
-        }),
-    )?;
-
-    globals.set(
-        "__jsruntime_deadline",
-        Func::from(|| -> Option<f64> {
-            services::current()
-                .and_then(|services| services.deadline_ms())
-                .map(|ms| ms.max(0) as f64)
-        }),
+        Func::from(crate::context::context_object),
     )?;
     Ok(())
-}
-
-/// The caller's context as the JSON object the prelude freezes into `context`.
-/// Absent fields are left out, so the script sees `undefined` for them.
-pub fn context_json(services: &dyn services::Services) -> String {
-    let mut fields: Vec<String> = Vec::new();
-    let mut push = |key: &str, json: String| fields.push(format!("{}:{json}", json_string(key)));
-    if let Some(tenant) = services.tenant() {
-        push("tenantID", json_string(&tenant.id));
-        let mut tenant_fields = vec![format!("\"id\":{}", json_string(&tenant.id))];
-        if let Some(name) = &tenant.name {
-            tenant_fields.push(format!("\"name\":{}", json_string(name)));
-        }
-        push("tenant", format!("{{{}}}", tenant_fields.join(",")));
-    }
-    if let Some(user) = services.user() {
-        let mut user_fields = vec![format!("\"id\":{}", json_string(&user.id))];
-        for (key, value) in [
-            ("email", &user.email),
-            ("firstName", &user.first_name),
-            ("lastName", &user.last_name),
-        ] {
-            if let Some(value) = value {
-                user_fields.push(format!("{}:{}", json_string(key), json_string(value)));
-            }
-        }
-        let permissions: Vec<String> = user.permissions.iter().map(|p| json_string(p)).collect();
-        user_fields.push(format!("\"permissions\":[{}]", permissions.join(",")));
-        push("user", format!("{{{}}}", user_fields.join(",")));
-    }
-    if let Some(request_id) = services.request_id() {
-        push("requestID", json_string(&request_id));
-    }
-    if let Some(locale) = services.locale() {
-        push("locale", json_string(&locale));
-    }
-    if services.deadline_ms().is_some() {
-        push("hasDeadline", "true".to_owned());
-    }
-    format!("{{{}}}", fields.join(","))
 }

@@ -15,6 +15,7 @@
 
 #![deny(missing_docs)]
 
+pub mod context;
 pub mod engine;
 pub mod globals;
 pub mod services;

@@ -8,13 +8,11 @@
   const nativeLog = g.__jsruntime_log;
   const nativeCall = g.__jsruntime_call;
   const nativeContext = g.__jsruntime_context;
-  const nativeDeadline = g.__jsruntime_deadline;
   const nativeFunctions = g.__jsruntime_functions;
   delete g.__jsruntime_functions;
   delete g.__jsruntime_log;
   delete g.__jsruntime_call;
   delete g.__jsruntime_context;
-  delete g.__jsruntime_deadline;
 
   const { freeze, defineProperty, getOwnPropertyNames, getOwnPropertyDescriptor, create } = Object;
   const hasOwn = Object.hasOwn;
@@ -22,7 +20,6 @@
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const toText = String;
-  const isArray = Array.isArray;
   const join = Function.prototype.call.bind(Array.prototype.join);
   const map = Function.prototype.call.bind(Array.prototype.map);
   const ErrorCtor = Error;
@@ -124,18 +121,11 @@
   });
 
   // `context` is built on first use: a script that never reads it costs no host call.
+  // The native side builds it already frozen (see guest/src/context.rs).
   let contextObject;
   defineProperty(g, "context", {
     get() {
-      if (contextObject === undefined) {
-        const data = parse(nativeContext());
-        if (data.user && !isArray(data.user.permissions)) data.user.permissions = [];
-        if (data.hasDeadline) {
-          delete data.hasDeadline;
-          defineProperty(data, "deadlineMs", { __proto__: null, get: () => nativeDeadline(), enumerable: true, configurable: false });
-        }
-        contextObject = deepFreeze(data);
-      }
+      if (contextObject === undefined) contextObject = nativeContext();
       return contextObject;
     },
     enumerable: false,
