@@ -7,6 +7,7 @@
 //! `context` (a script reading `context`), `result` (a script returning a 1000-element
 //! array), `discarded` (the same array, returning `null`), `raw` (`1+1` on the raw
 //! engine with the library's settings; also prints the phase medians), `raw-no-pagemap` (the same without `pagemap_scan`),
+//! `throughput-1` and `throughput-2` (section 1's throughput on 1 or 2 tasks, N seconds),
 //! `native-result` and `native-discarded` (the two array scripts in native QuickJS,
 //! fresh context), and `native:NAME`, `api:NAME`, `raw:NAME` for the workloads of
 //! sections 3 and 4 (`fib`, `objects`, `strings`, `json`, `bundle`).
@@ -57,6 +58,21 @@ pub fn run(args: &[String]) -> Result<()> {
         })?,
         None => Api::new()?,
     };
+    if let Some(tasks) = match variant.as_str() {
+        "throughput-1" => Some(1),
+        "throughput-2" => Some(2),
+        _ => None,
+    } {
+        // N is the window in seconds here.
+        let window = std::time::Duration::from_secs(count as u64);
+        let measured = crate::sandboxed::throughput(&api.runtime, tasks, window)?;
+        println!(
+            "{variant}: {:.0} executions/s, CPU {:.1} µs per execution",
+            measured.per_second,
+            us(measured.cpu_per_exec)
+        );
+        return Ok(());
+    }
     if let Some(pagemap_scan) = match variant.as_str() {
         "raw" => Some(true),
         "raw-no-pagemap" => Some(false),
@@ -83,6 +99,12 @@ pub fn run(args: &[String]) -> Result<()> {
             phase(|p| p.run),
             phase(|p| p.drop)
         );
+        if let Some(bytes) = engine.resident_bytes() {
+            println!(
+                "{variant}: {} KiB kept resident in unused slots",
+                bytes / 1024
+            );
+        }
     } else {
         let script = |name: &str, source: &str| -> Result<ExecRequest> {
             Ok(ExecRequest::script(&api.compile(name, source)?).context(bench_context()))
@@ -148,12 +170,18 @@ fn workload(mode: &str, name: &str, count: usize) -> Result<()> {
 
 fn print(variant: &str, times: Vec<std::time::Duration>) -> Result<()> {
     let count = times.len();
+    let mut sorted = times.clone();
+    sorted.sort();
+    let deciles: Vec<String> = (1..10)
+        .map(|d| format!("{:.0}", us(sorted[count * d / 10])))
+        .collect();
     let summary = Summary::of(times);
     println!(
-        "{variant}: {count} runs, p50 {:.1} µs, p99 {:.1} µs, min {:.1} µs",
+        "{variant}: {count} runs, p50 {:.1} µs, p99 {:.1} µs, min {:.1} µs (deciles {})",
         us(summary.p50),
         us(summary.p99),
-        us(summary.min)
+        us(summary.min),
+        deciles.join(" ")
     );
     Ok(())
 }

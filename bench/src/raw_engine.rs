@@ -167,6 +167,14 @@ pub struct RawEngine {
 }
 
 impl RawEngine {
+    /// Bytes the pool keeps resident in its unused memory slots: what the next reset of
+    /// each slot copies back from the image.
+    pub fn resident_bytes(&self) -> Option<usize> {
+        self.engine
+            .pooling_allocator_metrics()
+            .map(|metrics| metrics.unused_memory_bytes_resident())
+    }
+
     /// Configures the engine and loads the guest, compiling it once per distinct
     /// configuration (kept in `target/bench-cache/`).
     pub fn new(options: RawOptions) -> Result<Self> {
