@@ -86,9 +86,12 @@ struct Queues {
     /// which is released only once the instance is gone. At most one: only an idle pool
     /// thread is handed one.
     retiring: Option<(Instance, Slot)>,
-    /// The pool thread waits for work (set by it before it waits, cleared by whoever
-    /// gives it work).
+    /// The pool thread waits for work, spinning or parked (set by it before it waits,
+    /// cleared by whoever gives it work).
     pool_thread_idle: bool,
+    /// The pool thread is parked on the condition variable: only then does handing it
+    /// work need a wake-up (a system call).
+    pool_thread_parked: bool,
 }
 
 impl Queues {
@@ -116,6 +119,8 @@ struct Shared {
     /// Signalled when the pool thread has work (the ready queue ran low, an instance was
     /// retired) or the pool stops.
     refill: Condvar,
+    /// Bumped whenever the pool thread may have work: what it watches while it spins.
+    work: AtomicU64,
     stop: AtomicBool,
     counters: Arc<Counters>,
     next_id: AtomicU64,
@@ -141,6 +146,7 @@ impl Pool {
             shutdown,
             queues: Mutex::new(Queues::default()),
             refill: Condvar::new(),
+            work: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             counters: Arc::new(Counters::default()),
             next_id: AtomicU64::new(1),
@@ -177,18 +183,22 @@ impl Pool {
     /// A fresh instance for the holder of a slot: a ready one if there is one that is not
     /// past its idle age, otherwise one instantiated now.
     pub(crate) async fn checkout(&self) -> Result<Instance, wasmtime::Error> {
-        let (taken, expired) = {
+        let (taken, expired, parked) = {
             let mut queues = lock(&self.shared.queues);
             let expired = queues.take_expired(self.shared.settings.max_idle_age);
-            (queues.ready.pop_front(), expired)
+            (queues.ready.pop_front(), expired, queues.pool_thread_parked)
         };
         // Past their age: destroyed outside the lock.
         drop(expired);
-        // The retire at the end of this execution wakes the pool thread anyway; wake it
-        // now only if the queue ran dry, so that a burst finds instances ready. (Each
-        // wake-up is a system call on the request path.)
-        if taken.is_none() && self.shared.settings.prewarm > 0 {
-            self.shared.refill.notify_one();
+        if self.shared.settings.prewarm > 0 {
+            // A spinning pool thread starts the replacement now, while this one runs.
+            self.shared.work.fetch_add(1, Ordering::Release);
+            // A parked one is woken only if the queue ran dry, so that a burst finds
+            // instances ready; otherwise the retire at the end of this execution wakes
+            // it. (Each wake-up is a system call on the request path.)
+            if taken.is_none() && parked {
+                self.shared.refill.notify_one();
+            }
         }
         match taken {
             Some(instance) => Ok(instance),
@@ -207,8 +217,12 @@ impl Pool {
             if queues.pool_thread_idle && queues.retiring.is_none() {
                 queues.retiring = Some((instance, slot));
                 queues.pool_thread_idle = false;
+                let parked = queues.pool_thread_parked;
                 drop(queues);
-                self.shared.refill.notify_one();
+                self.shared.work.fetch_add(1, Ordering::Release);
+                if parked {
+                    self.shared.refill.notify_one();
+                }
                 return;
             }
         }
@@ -313,6 +327,24 @@ async fn instantiate(shared: &Shared) -> Result<Instance, wasmtime::Error> {
     })
 }
 
+/// How long the pool thread spins for new work before it parks. Callers running
+/// executions back to back hand it work every few tens of microseconds; parking in
+/// between made each hand-off a futex wake-up on the caller's side and a context switch
+/// on the pool thread's, which cost more CPU per execution than the work handed over.
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
+
+/// Spins until `shared.work` moves past `seen`, the pool stops, or
+/// [`SPIN_BEFORE_PARK`] has passed.
+fn spin_for_work(shared: &Shared, seen: u64) {
+    let until = Instant::now() + SPIN_BEFORE_PARK;
+    while shared.work.load(Ordering::Acquire) == seen
+        && !shared.stop.load(Ordering::Relaxed)
+        && Instant::now() < until
+    {
+        std::hint::spin_loop();
+    }
+}
+
 /// Keeps `prewarm` fresh instances ready, replacing those past their idle age, and
 /// destroys retired instances (releasing their slots afterwards).
 fn refill_loop(shared: &Shared) {
@@ -320,6 +352,8 @@ fn refill_loop(shared: &Shared) {
     // Check ages often enough that none is more than half its age late.
     let age_check =
         (shared.settings.max_idle_age / 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    // Whether the thread has just spun without finding work, and may park.
+    let mut spun = false;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             return;
@@ -331,14 +365,29 @@ fn refill_loop(shared: &Shared) {
             let short = queues.ready.len() < target;
             if retired.is_none() && expired.is_empty() && !short {
                 queues.pool_thread_idle = true;
+                if !spun {
+                    let seen = shared.work.load(Ordering::Acquire);
+                    drop(queues);
+                    spin_for_work(shared, seen);
+                    // Whatever the spin saw, the queues (under the lock) decide.
+                    spun = true;
+                    continue;
+                }
+                // Parked is set under the lock that callers hold when they hand over
+                // work, so none of them can miss it and skip the wake-up.
+                queues.pool_thread_parked = true;
                 let (mut guard, _) = shared
                     .refill
                     .wait_timeout(queues, age_check)
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
+                guard.pool_thread_parked = false;
                 guard.pool_thread_idle = false;
                 drop(guard);
+                spun = false;
                 continue;
             }
+            queues.pool_thread_idle = false;
+            spun = false;
             (retired, expired, short)
         };
         // Outside the lock: callers check out and retire meanwhile.
