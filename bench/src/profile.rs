@@ -13,7 +13,11 @@
 //! sections 3 and 4 (`fib`, `objects`, `strings`, `json`, `bundle`).
 //!
 //! With `JSRUNTIME_BENCH_PERFMAP=1` the raw engine writes `/tmp/perf-PID.map`, so
-//! `perf report` names the guest's functions (`raw:NAME` variants).
+//! `perf report` names the guest's functions (`raw:NAME` variants). With
+//! `JSRUNTIME_BENCH_PRE_SCRIPT=SOURCE`, `raw` and `raw-no-pagemap` first run SOURCE a few
+//! times, so the trivial loop runs in slots an earlier, larger execution has used
+//! (e.g. `function f(n){return n ? f(n-1)+1 : 0}; f(3000)`; section 8 of BENCHMARKS.md
+//! says why that matters).
 
 use std::time::Instant;
 
@@ -83,6 +87,21 @@ pub fn run(args: &[String]) -> Result<()> {
             ..RawOptions::library(2)
         })?;
         let bytecode = api.block_on(engine.compile("trivial.js", TRIVIAL))?;
+        // Ages the slots first: a script run in every slot before the loop (see the
+        // module documentation).
+        if let Ok(source) = std::env::var("JSRUNTIME_BENCH_PRE_SCRIPT") {
+            let bytecode = api.block_on(engine.compile("pre.js", &source))?;
+            for _ in 0..4 {
+                // Its outcome does not matter, only the pages it dirtied.
+                let _ = api.block_on(engine.execute(&bytecode));
+            }
+            if let Some(bytes) = engine.resident_bytes() {
+                println!(
+                    "{variant}: {} KiB kept resident after the pre-script",
+                    bytes / 1024
+                );
+            }
+        }
         let mut phases = Vec::with_capacity(count);
         for _ in 0..count {
             let p = api.block_on(engine.execute_phases(&bytecode))?;
