@@ -46,7 +46,7 @@ pub const GUEST_SHA256: &str = env!("BENCH_GUEST_SHA256");
 const MAX_WASM_STACK: usize = 16 * 1024 * 1024;
 const HOST_STACK: usize = 1024 * 1024;
 /// Bytes of each linear memory reset in place (not decommitted) when a slot is freed.
-pub const KEEP_RESIDENT_BYTES: usize = 512 * 1024;
+pub const KEEP_RESIDENT_BYTES: usize = 256 * 1024;
 const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 const MEMORIES_PER_COMPONENT: u32 = 2;
 const TABLES_PER_COMPONENT: u32 = 4;

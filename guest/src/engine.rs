@@ -107,6 +107,8 @@ impl Engine {
             run_context,
         };
         engine.install_globals()?;
+        // Last, so that it lies after everything the runtime allocated (see `stack`).
+        crate::stack::allocate();
         Ok(engine)
     }
 
@@ -129,6 +131,10 @@ impl Engine {
 
     /// Compiles `source` as strict-mode global code into QuickJS bytecode.
     pub fn compile(&self, name: &str, source: &str) -> Result<Vec<u8>, Failure> {
+        crate::stack::on_script_stack(|| self.compile_here(name, source))
+    }
+
+    fn compile_here(&self, name: &str, source: &str) -> Result<Vec<u8>, Failure> {
         let file_name =
             CString::new(name.replace('\0', "")).map_err(|e| Failure::Internal(e.to_string()))?;
         // QuickJS's tokenizer needs a NUL byte after the last character.
@@ -137,6 +143,9 @@ impl Engine {
         input.push(0);
         let before = Exhaustion::now();
         self.runtime.context().with(|ctx| {
+            // SAFETY: the runtime pointer is valid for the life of the context. The stack
+            // top is measured here, on the stack the parser recurses on.
+            unsafe { qjs::JS_UpdateStackTop(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
             let flags = qjs::JS_EVAL_TYPE_GLOBAL
                 | qjs::JS_EVAL_FLAG_STRICT
                 | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
@@ -163,6 +172,15 @@ impl Engine {
     /// Runs bytecode from [`Engine::compile`] in the run context and returns the
     /// completion value as JSON; a promise is awaited first.
     pub fn run(
+        &self,
+        bytecode: &[u8],
+        script_name: &str,
+        limits: RunLimits,
+    ) -> Result<String, Failure> {
+        crate::stack::on_script_stack(|| self.run_here(bytecode, script_name, limits))
+    }
+
+    fn run_here(
         &self,
         bytecode: &[u8],
         script_name: &str,

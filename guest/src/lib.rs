@@ -19,6 +19,7 @@ pub mod context;
 pub mod engine;
 pub mod globals;
 pub mod services;
+pub mod stack;
 pub mod value;
 
 #[cfg(target_arch = "wasm32")]

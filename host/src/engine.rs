@@ -33,14 +33,19 @@ const HOST_STACK: usize = 1024 * 1024;
 
 /// Guest memory kept resident (reset in place, not unmapped) when a pool slot is reused:
 /// page faults on the copy-on-write heap otherwise dominate a short execution (a trivial
-/// script: ~130 us with nothing kept, ~25 us with this).
+/// script: ~130 us with nothing kept, ~20 us with this).
 ///
-/// Every slot holds up to this much for the life of the runtime, whichever execution
-/// dirtied it, so it is sized to what a short execution dirties (~370 KiB), not to the
-/// occasional large script: at 3 MiB a slot grew to 2.1 MiB the first time a large
-/// script landed in it, so the process's footprint kept climbing until every slot had
-/// run one, with no gain in speed (measured with `jsruntime-bench profile source`).
-const KEEP_RESIDENT_BYTES: usize = 512 * 1024;
+/// The reset keeps, in address order, the pages the kernel reports as private copies, up
+/// to this budget, and a page once copied stays one: every slot copies up to this much
+/// back at every reset for the life of the runtime, whichever execution dirtied it. So it
+/// is sized to what a short execution dirties (~40 KiB for `1+1`), with room for a
+/// moderate script, and no larger: a slot that once ran a recursion 3,000 deep makes
+/// every later trivial execution in it cost ~27 us at 128 KiB, ~33 us at 256 KiB and
+/// ~44 us at 512 KiB, while a fresh slot costs ~20 us at each (raw engine,
+/// `jsruntime-bench profile raw` with `JSRUNTIME_BENCH_PRE_SCRIPT`). The guest runs
+/// scripts on a stack placed after its heap so that such stale pages do not push the
+/// working set out of the budget (guest/src/stack.rs).
+const KEEP_RESIDENT_BYTES: usize = 256 * 1024;
 
 /// Per-component ceilings for the pooling allocator; the guest needs fewer.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
