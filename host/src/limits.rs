@@ -14,8 +14,8 @@ pub const MIN_MEMORY_BYTES: u64 = 8 * MIB;
 /// The largest memory limit: a wasm32 linear memory cannot grow past 4 GiB.
 pub const MAX_MEMORY_BYTES: u64 = 4096 * MIB;
 
-/// The largest QuickJS stack limit. The guest's C stack is 2 MiB of linear memory
-/// (`guest/.cargo/config.toml`); the rest is left for the frames below the interpreter.
+/// The largest QuickJS stack limit. Scripts run on a 2 MiB stack in the guest's linear
+/// memory (`guest/src/stack.rs`); the rest is left for the frames below the interpreter.
 pub const MAX_STACK_BYTES: u32 = 1536 * 1024;
 
 /// The limits of one execution. [`Limits::default`] gives the defaults listed on each
