@@ -72,42 +72,34 @@ extern "C" fn run_call<F: FnOnce() -> R, R>(call: *mut u8) {
 }
 
 #[cfg(target_arch = "wasm32")]
+extern "C" {
+    /// `asm/call_on_stack.s`: `callback(arg)` with the stack pointer at `top`.
+    fn jsruntime_call_on_stack(top: usize, callback: extern "C" fn(*mut u8), arg: *mut u8);
+}
+
+/// Runs `f` with the stack pointer at `top` (natively, where there is no stack switch,
+/// through the same callback, so the unit tests exercise it).
 fn switch<F: FnOnce() -> R, R>(top: usize, f: F) -> R {
-    extern "C" {
-        /// `asm/call_on_stack.s`: `callback(arg)` with the stack pointer at `top`.
-        fn jsruntime_call_on_stack(top: usize, callback: extern "C" fn(*mut u8), arg: *mut u8);
-    }
     let mut call = Call {
         f: Some(f),
         result: None,
     };
+    let arg = (&mut call as *mut Call<F, R>).cast::<u8>();
     // SAFETY: `top` is the end of a live, otherwise unused 2 MiB block (ACTIVE rules out
     // a second user); `run_call` matches the callback's signature and `call` outlives
     // the call. Panics abort the guest, so nothing unwinds across the switch.
+    #[cfg(target_arch = "wasm32")]
     unsafe {
-        jsruntime_call_on_stack(
-            top,
-            run_call::<F, R>,
-            (&mut call as *mut Call<F, R>).cast::<u8>(),
-        )
+        jsruntime_call_on_stack(top, run_call::<F, R>, arg)
     };
-    finish(call)
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn switch<F: FnOnce() -> R, R>(_top: usize, f: F) -> R {
-    let mut call = Call {
-        f: Some(f),
-        result: None,
-    };
-    run_call::<F, R>((&mut call as *mut Call<F, R>).cast::<u8>());
-    finish(call)
-}
-
-/// The closure's result; had the callback not run, the closure runs here instead.
-fn finish<F: FnOnce() -> R, R>(mut call: Call<F, R>) -> R {
-    match (call.result.take(), call.f.take()) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = top;
+        run_call::<F, R>(arg);
+    }
+    match (call.result, call.f) {
         (Some(result), _) => result,
+        // Had the callback not run, the closure runs here instead.
         (None, Some(f)) => f(),
         // `run_call` either stored a result or still holds the closure.
         (None, None) => unreachable!("the script-stack call lost its closure"),
