@@ -51,8 +51,14 @@ fn every_execution_runs_in_a_span_and_console_output_is_traced() {
                     name: None,
                 })
                 .with_request_id("req-7");
-            let request =
-                ExecRequest::source("console.log('hello from the script'); 1").context(context);
+            let request = ExecRequest::source("console.log('hello from the script'); 1")
+                .context(context.clone());
+            runtime.execute(&request).await.expect("runs");
+            // Busy past its first slice, so it finishes on a guest thread: its console
+            // output still reaches this thread's subscriber.
+            let moved = "const until = Date.now() + 5; while (Date.now() < until) {} \
+                         console.log('hello from a guest thread'); 2";
+            let request = ExecRequest::source(moved).context(context);
             runtime.execute(&request).await.expect("runs");
         });
     });
@@ -80,4 +86,13 @@ fn every_execution_runs_in_a_span_and_console_output_is_traced() {
         .unwrap_or_else(|| panic!("no script log line in:\n{output}"));
     assert!(log_line.contains("jsruntime::script"), "{log_line}");
     assert!(log_line.contains("tenant_id=\"tenant-42\""), "{log_line}");
+    let moved_line = output
+        .lines()
+        .find(|line| line.contains("hello from a guest thread"))
+        .unwrap_or_else(|| panic!("no log line from the moved script in:\n{output}"));
+    assert!(moved_line.contains("jsruntime::script"), "{moved_line}");
+    assert!(
+        moved_line.contains("tenant_id=\"tenant-42\""),
+        "{moved_line}"
+    );
 }

@@ -146,6 +146,10 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    // `tracing` dispatches to the current thread's subscriber: the caller's, which may be
+    // thread-local (`with_default`), goes along, or the script's console events and the
+    // guest's own would be lost once the execution moved.
+    let future = tracing::instrument::WithSubscriber::with_current_subscriber(future);
     let (sender, receiver) = oneshot::channel();
     let task: Task = Box::pin(async move {
         let mut sender = sender;
