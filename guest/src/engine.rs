@@ -6,7 +6,7 @@ use javy::{Config, Runtime};
 use rquickjs::context::intrinsic;
 use rquickjs::{qjs, Context, Ctx, Value};
 
-use crate::globals;
+use crate::apis::{self, Api};
 use crate::services;
 use crate::value::{to_json, ErrorInfo, JsonError};
 
@@ -90,7 +90,7 @@ pub struct Engine {
 
 impl Engine {
     /// Creates the runtime, the compile context (javy's, with eval) and the run context
-    /// (without eval, with `console`, `host` and `context` installed).
+    /// (without eval, with the globals of [`apis`] installed).
     pub fn new() -> Result<Self, String> {
         let mut config = Config::default();
         config
@@ -112,20 +112,26 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Installs every API of [`apis::APIS`] in the run context, in order.
     fn install_globals(&self) -> Result<(), String> {
-        let prelude = self
-            .compile(globals::PRELUDE_NAME, globals::PRELUDE)
-            .map_err(|failure| format!("compiling the prelude: {failure:?}"))?;
+        // Compiled first: the compile context cannot be entered from inside the run
+        // context's `with`.
+        let mut compiled = Vec::with_capacity(apis::APIS.len());
+        for api in apis::APIS {
+            let bytecode = match api.js {
+                Some(source) => Some(
+                    self.compile(&api.js_name(), source)
+                        .map_err(|failure| format!("compiling {}: {failure:?}", api.js_name()))?,
+                ),
+                None => None,
+            };
+            compiled.push((api, bytecode));
+        }
         self.run_context.with(|ctx| {
-            globals::define_natives(&ctx).map_err(|e| format!("defining native bindings: {e}"))?;
-            let value = unsafe { load_and_eval(&ctx, &prelude) };
-            match value {
-                Ok(_) => Ok(()),
-                Err(thrown) => Err(format!(
-                    "running the prelude: {:?}",
-                    ErrorInfo::from_thrown(&ctx, &thrown, globals::PRELUDE_NAME)
-                )),
+            for (api, bytecode) in &compiled {
+                install_api(&ctx, api, bytecode.as_deref())?;
             }
+            Ok(())
         })
     }
 
@@ -189,7 +195,7 @@ impl Engine {
         if let Some(services) = services::current() {
             // The snapshot holds whatever state the generator had at build time: every
             // instance would repeat the same sequence without a fresh seed.
-            fastrand::seed(services.random_seed());
+            apis::random::reseed(services.as_ref());
         }
         let before = Exhaustion::now();
         let runtime = self.run_context.runtime();
@@ -232,6 +238,33 @@ impl Engine {
                 }
             }
         })
+    }
+}
+
+/// Defines `api`'s native part, then evaluates its JavaScript part (`bytecode`) and
+/// calls the function it evaluates to with what the native part returned.
+fn install_api<'js>(ctx: &Ctx<'js>, api: &Api, bytecode: Option<&[u8]>) -> Result<(), String> {
+    let name = api.js_name();
+    let natives =
+        (api.native)(ctx).map_err(|e| format!("defining the native part of {name}: {e}"))?;
+    let Some(bytecode) = bytecode else {
+        return Ok(());
+    };
+    let described =
+        |thrown: &Value<'js>| format!("{:?}", ErrorInfo::from_thrown(ctx, thrown, &name));
+    // SAFETY: `bytecode` was compiled by this engine from the API's own source (see
+    // `install_globals`), which is what `load_and_eval` requires.
+    let wrapper = unsafe { load_and_eval(ctx, bytecode) }
+        .map_err(|thrown| format!("running {name}: {}", described(&thrown)))?;
+    let Some(wrapper) = wrapper.as_function() else {
+        return Err(format!("{name} does not evaluate to a function"));
+    };
+    match wrapper.call::<_, Value>((natives,)) {
+        Ok(_) => Ok(()),
+        Err(_) => {
+            let thrown = ctx.catch();
+            Err(format!("installing {name}: {}", described(&thrown)))
+        }
     }
 }
 

@@ -9,18 +9,22 @@
 //! - the *run* context lacks the eval intrinsic, so `eval`, `new Function(...)` and
 //!   `(function(){}).constructor('...')` all throw; it runs bytecode, in strict mode.
 //!
-//! The engine logic lives in [`engine`] and talks to the outside world through the
-//! [`services::Services`] trait, so it runs natively in unit tests; [`bindings`] wires
-//! it to the component's WIT imports and exports.
+//! The engine logic lives in [`engine`], the globals scripts see in [`apis`] (one
+//! module each); both talk to the outside world through the [`services::Services`]
+//! trait, so they run natively in unit tests (each module's `tests`, against the fake
+//! of `testing`); [`bindings`] wires them to the component's WIT imports and exports.
 
 #![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
-pub mod context;
+pub mod apis;
 pub mod engine;
-pub mod globals;
 pub mod services;
 pub mod stack;
 pub mod value;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
+
+#[cfg(test)]
+mod testing;

@@ -1,31 +1,18 @@
-// Runs once, at pre-initialization, in the run context (strict mode).
-// It turns the native bindings (globals named __jsruntime_*) into the APIs scripts see:
-// `console`, `host` and `context`, then removes the native names from the global object.
-// Everything it uses is captured here, before any script runs, so a script that
-// tampers with built-in prototypes cannot change how these APIs behave for the host.
-(() => {
+// The JavaScript part of `host` (see host.rs). Runs once, at pre-initialization, in the
+// run context (strict mode); called with `{ call, functions }`, the native
+// `call(name, argsJson)` (returns the result's JSON text) and `functions()` (the names,
+// as a JSON array). Everything it uses is captured here, before any script runs.
+(({ call: nativeCall, functions: nativeFunctions }) => {
   const g = globalThis;
-  const nativeLog = g.__jsruntime_log;
-  const nativeCall = g.__jsruntime_call;
-  const nativeContext = g.__jsruntime_context;
-  const nativeFunctions = g.__jsruntime_functions;
-  delete g.__jsruntime_functions;
-  delete g.__jsruntime_log;
-  delete g.__jsruntime_call;
-  delete g.__jsruntime_context;
-
   const { freeze, defineProperty, getOwnPropertyNames, getOwnPropertyDescriptor, create } = Object;
   const hasOwn = Object.hasOwn;
   const split = Function.prototype.call.bind(String.prototype.split);
   const stringify = JSON.stringify;
   const parse = JSON.parse;
-  const toText = String;
-  const join = Function.prototype.call.bind(Array.prototype.join);
-  const map = Function.prototype.call.bind(Array.prototype.map);
-  const ErrorCtor = Error;
+  const TypeErrorCtor = TypeError;
 
-  // Runs when a script first reads `context` or `host`, so after the script may have
-  // replaced built-ins: no iterator protocol (a `for...of` would call a replaced
+  // Runs when a script first reads `host`, so after the script may have replaced
+  // built-ins: no iterator protocol (a `for...of` would call a replaced
   // `Array.prototype[Symbol.iterator]` and could skip every key), no `in` (it would see
   // properties added to `Object.prototype`), only the functions captured above.
   const deepFreeze = (value) => {
@@ -40,37 +27,8 @@
     return value;
   };
 
-  // Formats one console argument roughly as a browser console does.
-  const formatArg = (arg) => {
-    if (typeof arg === "string") return arg;
-    if (arg instanceof ErrorCtor) return arg.stack ? toText(arg) + "\n" + arg.stack : toText(arg);
-    if (arg !== null && typeof arg === "object") {
-      try {
-        const text = stringify(arg);
-        if (text !== undefined) return text;
-      } catch (_) {
-        // cyclic or holds a BigInt: fall back to the plain conversion below
-      }
-    }
-    try {
-      return toText(arg);
-    } catch (_) {
-      return "[unprintable]";
-    }
-  };
-
-  const levels = { debug: 0, log: 1, info: 1, warn: 2, error: 3 };
-  const consoleObject = {};
-  for (const name of getOwnPropertyNames(levels)) {
-    const level = levels[name];
-    consoleObject[name] = function (...args) {
-      nativeLog(level, join(map(args, formatArg), " "));
-    };
-  }
-  defineProperty(g, "console", { value: freeze(consoleObject), writable: false, enumerable: false, configurable: false });
-
   const call = (name, args) => {
-    if (typeof name !== "string") throw new TypeError("host.call: the function name must be a string");
+    if (typeof name !== "string") throw new TypeErrorCtor("host.call: the function name must be a string");
     const argsJson = stringify(args === undefined ? null : args);
     return parse(nativeCall(name, argsJson));
   };
@@ -110,6 +68,7 @@
     }
     return deepFreeze(root);
   };
+  // Built when a script first reads `host`: a script that never does costs no host call.
   let hostObject;
   defineProperty(g, "host", {
     get() {
@@ -119,16 +78,4 @@
     enumerable: false,
     configurable: false,
   });
-
-  // `context` is built on first use: a script that never reads it costs no host call.
-  // The native side builds it already frozen (see guest/src/context.rs).
-  let contextObject;
-  defineProperty(g, "context", {
-    get() {
-      if (contextObject === undefined) contextObject = nativeContext();
-      return contextObject;
-    },
-    enumerable: false,
-    configurable: false,
-  });
-})();
+});

@@ -1,0 +1,140 @@
+//! A fake [`Services`] and a way to run a script natively against it, for the unit
+//! tests of the engine and of each API.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::engine::{Engine, Failure, RunLimits};
+use crate::services::{self, CallError, LogLevel, Services, Tenant, User};
+
+/// What a run sees of the host: fixed answers, and a record of what the script sent
+/// (shared by the clones, so the test reads what the run's clone recorded).
+#[derive(Clone)]
+pub struct Fake {
+    /// The names `host` offers.
+    pub functions: Vec<String>,
+    /// Answers a call to one of `functions` with the result's JSON; a call to any other
+    /// name fails as unknown, as on the host.
+    pub reply: fn(&str, &str) -> Result<String, CallError>,
+    /// The caller's tenant.
+    pub tenant: Option<Tenant>,
+    /// The caller's user.
+    pub user: Option<User>,
+    /// The request id.
+    pub request_id: Option<String>,
+    /// The locale.
+    pub locale: Option<String>,
+    /// Milliseconds left.
+    pub deadline_ms: Option<i64>,
+    /// The seed `Math.random` gets.
+    pub seed: u64,
+    /// What the script sent, shared by the clones.
+    pub records: Rc<Records>,
+}
+
+/// What the script sent to the host.
+#[derive(Default)]
+pub struct Records {
+    logs: RefCell<Vec<(LogLevel, String)>>,
+    calls: RefCell<Vec<(String, String)>>,
+}
+
+impl Default for Fake {
+    fn default() -> Self {
+        Fake {
+            functions: Vec::new(),
+            reply: |_, _| Ok("null".to_owned()),
+            tenant: None,
+            user: None,
+            request_id: None,
+            locale: None,
+            deadline_ms: None,
+            seed: 0,
+            records: Rc::default(),
+        }
+    }
+}
+
+impl Fake {
+    /// The `console` records so far.
+    pub fn logs(&self) -> Vec<(LogLevel, String)> {
+        self.records.logs.borrow().clone()
+    }
+
+    /// The host calls so far: name and arguments' JSON.
+    pub fn calls(&self) -> Vec<(String, String)> {
+        self.records.calls.borrow().clone()
+    }
+}
+
+impl Services for Fake {
+    fn log(&self, level: LogLevel, message: &str) {
+        self.records
+            .logs
+            .borrow_mut()
+            .push((level, message.to_owned()));
+    }
+
+    fn call(&self, name: &str, args_json: &str) -> Result<String, CallError> {
+        self.records
+            .calls
+            .borrow_mut()
+            .push((name.to_owned(), args_json.to_owned()));
+        if !self.functions.iter().any(|function| function == name) {
+            return Err(CallError::UnknownFunction);
+        }
+        (self.reply)(name, args_json)
+    }
+
+    fn functions(&self) -> Vec<String> {
+        self.functions.clone()
+    }
+
+    fn tenant(&self) -> Option<Tenant> {
+        self.tenant.clone()
+    }
+
+    fn user(&self) -> Option<User> {
+        self.user.clone()
+    }
+
+    fn request_id(&self) -> Option<String> {
+        self.request_id.clone()
+    }
+
+    fn locale(&self) -> Option<String> {
+        self.locale.clone()
+    }
+
+    fn deadline_ms(&self) -> Option<i64> {
+        self.deadline_ms
+    }
+
+    fn random_seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+/// Limits roomy enough for any test script, below the test thread's own stack.
+const LIMITS: RunLimits = RunLimits {
+    heap_bytes: 64 * 1024 * 1024,
+    stack_bytes: 512 * 1024,
+    output_bytes: 1024 * 1024,
+};
+
+/// Compiles and runs `source` (as `test.js`) in a fresh engine, as one execution of a
+/// fresh instance would, with a clone of `fake` as its services.
+pub fn run(fake: &Fake, source: &str) -> Result<String, Failure> {
+    let engine = Engine::new().map_err(Failure::Internal)?;
+    let bytecode = engine.compile("test.js", source)?;
+    services::install(Rc::new(fake.clone()));
+    engine.run(&bytecode, "test.js", LIMITS)
+}
+
+/// [`run`], for a script that must succeed: its completion value's JSON.
+pub fn run_ok(fake: &Fake, source: &str) -> String {
+    match run(fake, source) {
+        Ok(json) => json,
+        Err(failure) => panic!("the script failed: {failure:?}\n{source}"),
+    }
+}
