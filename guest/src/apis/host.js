@@ -29,8 +29,11 @@
 
   const call = (name, args) => {
     if (typeof name !== "string") throw new TypeErrorCtor("host.call: the function name must be a string");
-    const argsJson = stringify(args === undefined ? null : args);
-    return parse(nativeCall(name, argsJson));
+    // What JSON.stringify gives for a top-level `undefined`, function or Symbol (or a
+    // `toJSON` that returns one) is `undefined`, not JSON text: send `null`, as JSON
+    // does for such a value inside an array.
+    const argsJson = stringify(args);
+    return parse(nativeCall(name, argsJson === undefined ? "null" : argsJson));
   };
   // Descriptors have no prototype: `defineProperty` reads `get`, `set`, `value`, ... through
   // the prototype chain, so a script that added them to `Object.prototype` would change

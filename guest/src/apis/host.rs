@@ -35,7 +35,7 @@ fn natives<'js>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
 /// Calls a host function; returns its result as JSON text, or throws.
 fn call<'js>(ctx: Ctx<'js>, name: Value<'js>, args: Value<'js>) -> Result<String> {
     let name = to_text_lossy(&ctx, &name, "");
-    // `host.js` always passes JSON text; "null" is what JSON has for anything else.
+    // `host.js` always passes JSON text, `null` for what JSON has no text for.
     let args = to_text_lossy(&ctx, &args, "null");
     let Some(services) = services::current() else {
         return Err(Exception::throw_internal(
@@ -113,6 +113,20 @@ mod tests {
                 ("ping".to_owned(), r#""x""#.to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn arguments_json_cannot_express_are_sent_as_null() {
+        // Review finding #11: these used to reach the host as the text `undefined`.
+        let fake = fake(&["f"]);
+        run_ok(
+            &fake,
+            r#"host.call("f"); host.call("f", undefined); host.call("f", () => 1);
+               host.call("f", Symbol("s")); host.call("f", { toJSON() { return undefined; } });
+               host.f(() => 1);"#,
+        );
+        let args: Vec<String> = fake.calls().into_iter().map(|(_, args)| args).collect();
+        assert_eq!(args, ["null"; 6]);
     }
 
     #[test]
