@@ -418,3 +418,62 @@ fn classify<'js>(
         ErrorOrigin::Run => Failure::Exception(info),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Failure;
+    use crate::testing::{run, run_ok, Fake};
+
+    #[test]
+    fn the_run_context_has_no_eval() {
+        let result = run_ok(
+            &Fake::default(),
+            r#"[() => eval("1"), () => new Function("return 1"), () => (function () {}).constructor("return 1")]
+                 .map((f) => { try { f(); return "ran"; } catch (e) { return e.name; } })"#,
+        );
+        assert_eq!(result, r#"["TypeError","TypeError","TypeError"]"#);
+    }
+
+    #[test]
+    fn a_promise_is_awaited_and_jobs_queued_after_it_still_run() {
+        let fake = Fake::default();
+        let result = run_ok(
+            &fake,
+            "Promise.resolve().then(() => console.log('late')); Promise.resolve(41).then((x) => x + 1)",
+        );
+        assert_eq!(result, "42");
+        assert_eq!(fake.logs().len(), 1);
+    }
+
+    #[test]
+    fn failures_are_classified_with_their_position() {
+        let Err(Failure::Syntax(info)) = run(&Fake::default(), "let x = 1;\nlet = ;") else {
+            panic!("a syntax error expected");
+        };
+        assert_eq!(
+            (info.name.as_deref(), info.line),
+            (Some("SyntaxError"), Some(2))
+        );
+        let Err(Failure::Exception(info)) = run(&Fake::default(), "\n  throw new RangeError('no')")
+        else {
+            panic!("an exception expected");
+        };
+        assert_eq!(
+            (
+                info.name.as_deref(),
+                info.message.as_str(),
+                info.line,
+                info.column
+            ),
+            (Some("RangeError"), "no", Some(2), Some(13))
+        );
+        assert!(matches!(
+            run(&Fake::default(), "function f() { return f() + 1; } f()"),
+            Err(Failure::StackOverflow(_))
+        ));
+        assert_eq!(
+            run(&Fake::default(), "'x'.repeat(2 * 1024 * 1024)"),
+            Err(Failure::OutputLimit(2 * 1024 * 1024 + 2))
+        );
+    }
+}
