@@ -1,33 +1,10 @@
-//! Embeds the guest component the benchmarks drive directly (the same file the
-//! `jsruntime` crate embeds), and records the versions the report names.
+//! Records the versions the report names. (The guest component the raw engine drives is
+//! the one the `jsruntime` crate embeds: `jsruntime::guest_component()`.)
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 fn main() {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-
-    // The guest: same lookup as host/build.rs, so both crates embed the same bytes.
-    println!("cargo:rerun-if-env-changed=JSRUNTIME_GUEST_WASM");
-    let guest = std::env::var_os("JSRUNTIME_GUEST_WASM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir.join("../target/jsruntime-guest.wasm"));
-    println!("cargo:rerun-if-changed={}", guest.display());
-    let bytes = std::fs::read(&guest).unwrap_or_else(|error| {
-        eprintln!(
-            "error: the guest component {} is missing ({error}); build it with `make guest`.",
-            guest.display()
-        );
-        std::process::exit(1);
-    });
-    let hex: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let guest = guest.canonicalize().unwrap_or(guest);
-    println!("cargo:rustc-env=BENCH_GUEST_PATH={}", guest.display());
-    println!("cargo:rustc-env=BENCH_GUEST_SHA256={hex}");
 
     // Versions, as resolved in the lock files.
     let root_lock = manifest_dir.join("../Cargo.lock");

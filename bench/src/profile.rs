@@ -56,10 +56,11 @@ pub fn run(args: &[String]) -> Result<()> {
     // An optional third argument lowers `max_concurrency` (and so the pool's address
     // space reservation), e.g. to fit under valgrind.
     let api = match args.get(2) {
-        Some(slots) => Api::with_config(jsruntime::Config {
-            max_concurrency: slots.parse().context("max_concurrency must be a number")?,
-            ..jsruntime::Config::default()
-        })?,
+        Some(slots) => {
+            let mut config = jsruntime::Config::default();
+            config.max_concurrency = slots.parse().context("max_concurrency must be a number")?;
+            Api::with_config(config)?
+        }
         None => Api::new()?,
     };
     if let Some(tasks) = match variant.as_str() {

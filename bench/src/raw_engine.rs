@@ -2,9 +2,10 @@
 //! cannot show: the cost of fuel and of epoch interruption separately (the library
 //! always enables both), the phases of one execution, and many instances kept alive.
 //!
-//! The engine settings copy `host/src/engine.rs` (pooling allocator, stack sizes,
-//! keep-resident sizes, optimization level); only the mechanisms under test, the slot
-//! count and `pagemap_scan` vary. Imports are stubs, as in `tools/wizen`: scripts run
+//! The engine settings are the library's own (`jsruntime_wasm::engine_config`: pooling
+//! allocator, stack sizes, keep-resident sizes, optimization level); only the mechanisms
+//! under test, the slot count and `pagemap_scan` vary. Imports are stubs, as in
+//! `tools/wizen`: scripts run
 //! here never read `context` nor call the host. The library's per-execution extras
 //! (tracing span, compile-cache lookup, semaphore, result parsing) are absent, so the
 //! public API minus this engine is the library's own overhead.
@@ -17,42 +18,22 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
+use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
+use jsruntime_wasm::bindings::jsruntime::sandbox::{context, host};
+use jsruntime_wasm::bindings::{Sandbox, SandboxPre};
+pub use jsruntime_wasm::KEEP_RESIDENT_BYTES;
+use jsruntime_wasm::{EngineOptions, EPOCH_TICK, MAX_TABLE_ELEMENTS};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store,
-    StoreLimits, StoreLimitsBuilder, UpdateDeadline,
-};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-mod bindings {
-    wasmtime::component::bindgen!({
-        world: "sandbox",
-        path: "../wit",
-        exports: { default: async },
-    });
+/// The guest component: the very bytes the `jsruntime` crate embeds.
+fn guest_wasm() -> &'static [u8] {
+    jsruntime::guest_component()
 }
 
-use bindings::exports::jsruntime::sandbox::engine::RunLimits;
-use bindings::jsruntime::sandbox::{context, host};
-use bindings::{Sandbox, SandboxPre};
-
-/// The guest component, the same file the `jsruntime` crate embeds (see build.rs).
-const GUEST_WASM: &[u8] = include_bytes!(env!("BENCH_GUEST_PATH"));
-
-/// sha256 of [`GUEST_WASM`]; `main` checks it equals `jsruntime::GUEST_SHA256`.
-pub const GUEST_SHA256: &str = env!("BENCH_GUEST_SHA256");
-
-// Copied from host/src/engine.rs: keep them in step with the library.
-const MAX_WASM_STACK: usize = 16 * 1024 * 1024;
-const HOST_STACK: usize = 1024 * 1024;
-/// Bytes of each linear memory reset in place (not decommitted) when a slot is freed.
-pub const KEEP_RESIDENT_BYTES: usize = 256 * 1024;
-const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
-const MEMORIES_PER_COMPONENT: u32 = 2;
-const TABLES_PER_COMPONENT: u32 = 4;
-const MAX_TABLE_ELEMENTS: usize = 100_000;
-const MAX_MEMORY_BYTES: usize = 4096 * 1024 * 1024;
-const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// sha256 of the guest component (the library's build identity of it).
+pub const GUEST_SHA256: &str = jsruntime::GUEST_SHA256;
 
 /// Linear-memory cap of every instance (the CPU workloads need more than the default).
 const MEMORY_CAP_BYTES: usize = 512 * 1024 * 1024;
@@ -112,30 +93,36 @@ impl WasiView for State {
 }
 
 impl context::Host for State {
-    fn tenant(&mut self) -> Option<context::TenantInfo> {
-        None
+    fn tenant(&mut self) -> wasmtime::Result<Option<context::TenantInfo>> {
+        Ok(None)
     }
-    fn user(&mut self) -> Option<context::UserInfo> {
-        None
+    fn user(&mut self) -> wasmtime::Result<Option<context::UserInfo>> {
+        Ok(None)
     }
-    fn request_id(&mut self) -> Option<String> {
-        None
+    fn request_id(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(None)
     }
-    fn locale(&mut self) -> Option<String> {
-        None
+    fn locale(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(None)
     }
-    fn deadline_ms(&mut self) -> Option<i64> {
-        None
+    fn deadline_ms(&mut self) -> wasmtime::Result<Option<i64>> {
+        Ok(None)
     }
 }
 
 impl host::Host for State {
-    fn log(&mut self, _level: host::LogLevel, _message: String) {}
-    fn functions(&mut self) -> Vec<String> {
-        Vec::new()
+    fn log(&mut self, _level: host::LogLevel, _message: String) -> wasmtime::Result<()> {
+        Ok(())
     }
-    fn call(&mut self, _name: String, _args_json: String) -> Result<String, host::CallError> {
-        Err(host::CallError::UnknownFunction)
+    fn functions(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    async fn call(
+        &mut self,
+        _name: String,
+        _args_json: String,
+    ) -> wasmtime::Result<Result<String, host::CallError>> {
+        Ok(Err(host::CallError::UnknownFunction))
     }
 }
 
@@ -311,39 +298,14 @@ async fn run(sandbox: &Sandbox, store: &mut Store<State>, bytecode: &[u8]) -> Re
 }
 
 fn engine_config(options: &RawOptions) -> Config {
-    let slots = options.slots;
-    let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(slots)
-        .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
-        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
-        .total_memories(slots * MEMORIES_PER_COMPONENT)
-        .max_memories_per_component(MEMORIES_PER_COMPONENT)
-        .total_tables(slots * TABLES_PER_COMPONENT)
-        .max_tables_per_component(TABLES_PER_COMPONENT)
-        .table_elements(MAX_TABLE_ELEMENTS)
-        .total_stacks(slots)
-        .max_memory_size(MAX_MEMORY_BYTES)
-        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-        .table_keep_resident(64 * 1024)
-        .pagemap_scan(if options.pagemap_scan {
-            Enabled::Auto
-        } else {
-            Enabled::No
-        });
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .cranelift_opt_level(OptLevel::Speed)
-        .consume_fuel(options.fuel)
-        .epoch_interruption(options.epoch)
-        .max_wasm_stack(MAX_WASM_STACK)
-        .async_stack_size(MAX_WASM_STACK + HOST_STACK)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    // `perf record` sees wasm function names through /tmp/perf-PID.map (profiling only).
-    if std::env::var_os("JSRUNTIME_BENCH_PERFMAP").is_some() {
-        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-    }
-    config
+    jsruntime_wasm::engine_config(&EngineOptions {
+        slots: options.slots,
+        fuel: options.fuel,
+        epoch: options.epoch,
+        pagemap_scan: options.pagemap_scan,
+        // `perf record` sees wasm function names through /tmp/perf-PID.map (profiling only).
+        perf_map: std::env::var_os("JSRUNTIME_BENCH_PERFMAP").is_some(),
+    })
 }
 
 /// Where compiled copies of the guest are kept: compiling it takes seconds per
@@ -368,7 +330,7 @@ fn load_component(engine: &Engine) -> Result<Component> {
         }
     }
     let compiled = engine
-        .precompile_component(GUEST_WASM)
+        .precompile_component(guest_wasm())
         .map_err(wasmtime_error)?;
     std::fs::create_dir_all(cache_dir()).context("creating target/bench-cache")?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));

@@ -13,12 +13,8 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
-wasmtime::component::bindgen!({
-    world: "sandbox",
-    path: "../../wit",
-});
-
-use jsruntime::sandbox::{context, host};
+use jsruntime_wasm::bindings::jsruntime::sandbox::{context, host};
+use jsruntime_wasm::bindings::Sandbox;
 
 struct State {
     wasi: WasiCtx,
@@ -28,32 +24,38 @@ struct State {
 /// The initializer builds the engine only; it never asks for the tenant context or host
 /// services. These answers exist to satisfy the linker and are never seen by a script.
 impl context::Host for State {
-    fn tenant(&mut self) -> Option<context::TenantInfo> {
-        None
+    fn tenant(&mut self) -> wasmtime::Result<Option<context::TenantInfo>> {
+        Ok(None)
     }
-    fn user(&mut self) -> Option<context::UserInfo> {
-        None
+    fn user(&mut self) -> wasmtime::Result<Option<context::UserInfo>> {
+        Ok(None)
     }
-    fn request_id(&mut self) -> Option<String> {
-        None
+    fn request_id(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(None)
     }
-    fn locale(&mut self) -> Option<String> {
-        None
+    fn locale(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(None)
     }
-    fn deadline_ms(&mut self) -> Option<i64> {
-        None
+    fn deadline_ms(&mut self) -> wasmtime::Result<Option<i64>> {
+        Ok(None)
     }
 }
 
 impl host::Host for State {
-    fn log(&mut self, _level: host::LogLevel, _message: String) {}
-    fn functions(&mut self) -> Vec<String> {
-        Vec::new()
+    fn log(&mut self, _level: host::LogLevel, _message: String) -> wasmtime::Result<()> {
+        Ok(())
     }
-    fn call(&mut self, _name: String, _args_json: String) -> Result<String, host::CallError> {
-        Err(host::CallError::Failed(
+    fn functions(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    async fn call(
+        &mut self,
+        _name: String,
+        _args_json: String,
+    ) -> wasmtime::Result<Result<String, host::CallError>> {
+        Ok(Err(host::CallError::Failed(
             "no host functions during pre-initialization".into(),
-        ))
+        )))
     }
 }
 
