@@ -15,7 +15,7 @@ pub type ScriptHash = [u8; 32];
 /// Computes the cache key of a script.
 pub(crate) fn script_hash(name: &str, source: &str) -> ScriptHash {
     let mut hasher = Sha256::new();
-    hasher.update(crate::engine::GUEST_SHA256.as_bytes());
+    hasher.update(crate::guest::GUEST_SHA256.as_bytes());
     hasher.update([0]);
     hasher.update((name.len() as u64).to_le_bytes());
     hasher.update(name.as_bytes());
@@ -30,6 +30,7 @@ pub(crate) fn hex(hash: &ScriptHash) -> String {
 
 /// Compile-cache statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CacheStats {
     /// Lookups that found bytecode.
     pub hits: u64,
@@ -39,6 +40,21 @@ pub struct CacheStats {
     pub entries: u64,
     /// Bytes of bytecode cached now.
     pub bytes: u64,
+}
+
+/// What [`BytecodeCache::get_or_compile`] found.
+#[derive(Debug)]
+pub(crate) enum Lookup<E> {
+    /// The bytecode was cached (or another caller's compilation, which this one waited
+    /// for, made it).
+    Hit(Arc<[u8]>),
+    /// This caller's `compile` made the bytecode; it is cached now.
+    Compiled(Arc<[u8]>),
+    /// This caller's `compile` failed with this error; nothing is cached.
+    Failed(E),
+    /// Another caller's compilation, which this one waited for, failed. The error may be
+    /// that caller's own (its timeout, its cancellation), not this one's.
+    OtherFailed(E),
 }
 
 /// Bytecode by script hash.
@@ -64,14 +80,8 @@ impl BytecodeCache {
     }
 
     /// Returns cached bytecode, or runs `compile` to make it. Concurrent callers with the
-    /// same key wait for one compilation. The flag says whether it was a hit; on
-    /// failure, whether the failure is this caller's own (it ran the compilation) or
-    /// one it waited for.
-    pub(crate) async fn get_or_compile<F, E>(
-        &self,
-        key: ScriptHash,
-        compile: F,
-    ) -> Result<(Arc<[u8]>, bool), (E, bool)>
+    /// same key wait for one compilation; see [`Lookup`] for what each learns.
+    pub(crate) async fn get_or_compile<F, E>(&self, key: ScriptHash, compile: F) -> Lookup<E>
     where
         F: std::future::Future<Output = Result<Arc<[u8]>, E>>,
         E: Clone + Send + Sync + 'static,
@@ -85,17 +95,22 @@ impl BytecodeCache {
             })
             .await;
         match result {
+            Ok(bytecode) if compiled_here => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Lookup::Compiled(bytecode)
+            }
             Ok(bytecode) => {
-                if compiled_here {
-                    self.misses.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    self.hits.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok((bytecode, !compiled_here))
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Lookup::Hit(bytecode)
             }
             Err(error) => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
-                Err((E::clone(&error), compiled_here))
+                let error = E::clone(&error);
+                if compiled_here {
+                    Lookup::Failed(error)
+                } else {
+                    Lookup::OtherFailed(error)
+                }
             }
         }
     }

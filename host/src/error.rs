@@ -37,7 +37,13 @@ impl fmt::Display for ScriptError {
 
 /// Why an execution failed. Every failure a script can cause maps to exactly one kind
 /// (see [`ExecError::kind`]); after any of them the runtime keeps working.
+///
+/// Three kinds say the script is not to blame: [`InvalidRequest`](ExecError::InvalidRequest)
+/// (the caller asked for something the runtime refuses), [`Closed`](ExecError::Closed)
+/// (the runtime was shut down) and [`Internal`](ExecError::Internal) (the runtime itself
+/// failed: alert on this one). New kinds may be added, so match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExecError {
     /// The source does not parse.
     #[error("syntax error: {0}")]
@@ -83,8 +89,32 @@ pub enum ExecError {
         /// The limit in bytes.
         limit_bytes: u64,
     },
-    /// The request was invalid or the runtime failed for a reason of its own; the message
-    /// says which.
+    /// The result, as JSON, nests arrays and objects deeper than
+    /// [`MAX_JSON_DEPTH`](crate::MAX_JSON_DEPTH) levels.
+    #[error("output depth: the result nests arrays and objects deeper than {limit} levels")]
+    OutputDepth {
+        /// The deepest nesting allowed.
+        limit: usize,
+    },
+    /// A host function panicked. The execution ends here (the script cannot catch it);
+    /// the runtime, its other executions and the service's own tasks carry on.
+    #[error("host function panicked: {name}: {message}")]
+    HostFnPanicked {
+        /// The host function's name.
+        name: String,
+        /// The panic's message, when it had a text one.
+        message: String,
+    },
+    /// The caller's request cannot run as asked: a limit out of range, or `execute`
+    /// called from inside a host function. Nothing ran.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The runtime was closed with [`Runtime::close`](crate::Runtime::close): before the
+    /// request started, or while it ran (it was stopped).
+    #[error("closed: the runtime is shut down")]
+    Closed,
+    /// The runtime itself failed (the guest could not be instantiated, the guest broke
+    /// its contract); the message says how. Not caused by the script or the caller.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -92,6 +122,7 @@ pub enum ExecError {
 /// The kind of an [`ExecError`], as a stable name (`"out_of_fuel"`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// See [`ExecError::Syntax`].
     Syntax,
@@ -111,13 +142,21 @@ pub enum ErrorKind {
     HostCallLimit,
     /// See [`ExecError::OutputLimit`].
     OutputLimit,
+    /// See [`ExecError::OutputDepth`].
+    OutputDepth,
+    /// See [`ExecError::HostFnPanicked`].
+    HostFnPanicked,
+    /// See [`ExecError::InvalidRequest`].
+    InvalidRequest,
+    /// See [`ExecError::Closed`].
+    Closed,
     /// See [`ExecError::Internal`].
     Internal,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Syntax,
         ErrorKind::Exception,
         ErrorKind::OutOfFuel,
@@ -127,6 +166,10 @@ impl ErrorKind {
         ErrorKind::StackOverflow,
         ErrorKind::HostCallLimit,
         ErrorKind::OutputLimit,
+        ErrorKind::OutputDepth,
+        ErrorKind::HostFnPanicked,
+        ErrorKind::InvalidRequest,
+        ErrorKind::Closed,
         ErrorKind::Internal,
     ];
 
@@ -142,6 +185,10 @@ impl ErrorKind {
             ErrorKind::StackOverflow => "stack_overflow",
             ErrorKind::HostCallLimit => "host_call_limit",
             ErrorKind::OutputLimit => "output_limit",
+            ErrorKind::OutputDepth => "output_depth",
+            ErrorKind::HostFnPanicked => "host_fn_panicked",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::Closed => "closed",
             ErrorKind::Internal => "internal",
         }
     }
@@ -166,6 +213,10 @@ impl ExecError {
             ExecError::StackOverflow(_) => ErrorKind::StackOverflow,
             ExecError::HostCallLimit { .. } => ErrorKind::HostCallLimit,
             ExecError::OutputLimit { .. } => ErrorKind::OutputLimit,
+            ExecError::OutputDepth { .. } => ErrorKind::OutputDepth,
+            ExecError::HostFnPanicked { .. } => ErrorKind::HostFnPanicked,
+            ExecError::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            ExecError::Closed => ErrorKind::Closed,
             ExecError::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -181,16 +232,72 @@ impl ExecError {
     }
 }
 
-/// Why a [`Runtime`](crate::Runtime) could not be created.
+/// The error a [`SetupError`] keeps as its source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a [`Runtime`](crate::Runtime) could not be created. Whatever construction had
+/// started (threads, the engine, instances) is stopped before this is returned.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SetupError {
-    /// A configuration value is out of range; the message names it.
+    /// A configuration value is out of range; the message names it. Checked before
+    /// anything starts.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
     /// wasmtime refused the engine configuration or the guest component.
-    #[error("wasmtime: {0}")]
-    Wasmtime(String),
-    /// The guest failed its start-up check.
-    #[error("the guest failed its start-up check: {0}")]
-    GuestCheck(String),
+    #[error("wasmtime: {what}")]
+    Wasmtime {
+        /// What the runtime was doing.
+        what: &'static str,
+        /// wasmtime's error.
+        #[source]
+        source: BoxError,
+    },
+    /// A background thread could not be started.
+    #[error("could not start the {what} thread")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The guest failed its start-up check (it runs `6 * 7` through the execution
+    /// pipeline before the runtime is handed out).
+    #[error("the guest failed its start-up check")]
+    GuestCheck(#[source] ExecError),
+}
+
+impl SetupError {
+    pub(crate) fn wasmtime(what: &'static str) -> impl FnOnce(wasmtime::Error) -> SetupError {
+        move |error| SetupError::Wasmtime {
+            what,
+            source: error.into_boxed_dyn_error(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_distinct_stable_name() {
+        let names: std::collections::BTreeSet<&str> =
+            ErrorKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+        assert_eq!(ExecError::Closed.kind().as_str(), "closed");
+        assert_eq!(
+            ExecError::InvalidRequest(String::new()).kind().as_str(),
+            "invalid_request"
+        );
+    }
+
+    #[test]
+    fn setup_errors_keep_their_source() {
+        use std::error::Error as _;
+        let error = SetupError::GuestCheck(ExecError::Internal("broken".into()));
+        let source = error.source().map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("internal error: broken"));
+    }
 }

@@ -9,6 +9,7 @@ use crate::context::ExecContext;
 
 /// One call from a script: the JSON arguments and the caller's context.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HostCall {
     /// The function name the script called (`"orders.get"`).
     pub name: String,

@@ -34,29 +34,50 @@
 
 #![deny(missing_docs)]
 
+// Module layout, leaves first; every `use crate::` edge points to a module listed above
+// it. The guest's side of the contract and the engine settings are in `jsruntime-wasm`.
+//
+// leaves:         limits, error, context, outcome, json, guest, host_fn
+// services:       cache, metrics, config, request, failure, host_calls
+// one instance:   instance (state, imports)
+// shared parts:   wasm (engine, component, ticker), pool (leases), offload (guest threads)
+// the pipeline:   execute
+// the facade:     runtime
 mod cache;
+mod config;
 mod context;
-mod engine;
 mod error;
+mod execute;
+mod failure;
+mod guest;
+mod host_calls;
 mod host_fn;
+mod instance;
+mod json;
 mod limits;
 mod metrics;
 mod offload;
 mod outcome;
 mod pool;
+mod request;
 mod runtime;
-mod sandbox;
+mod wasm;
 
 pub use cache::CacheStats;
+pub use config::{default_cache_dir, Config, MAX_GUEST_THREADS, MIN_IDLE_AGE};
 pub use context::{ExecContext, Tenant, TenantError, TenantQuery, User};
-pub use engine::{default_cache_dir, GUEST_SHA256};
-pub use error::{ErrorKind, ExecError, ScriptError, SetupError};
+pub use error::{BoxError, ErrorKind, ExecError, ScriptError, SetupError};
+#[doc(hidden)]
+pub use guest::guest_component;
+pub use guest::GUEST_SHA256;
 pub use host_fn::{HostCall, HostFnError, HostFuture};
+pub use json::MAX_JSON_DEPTH;
 pub use limits::{
-    LimitOverrides, Limits, MAX_MEMORY_BYTES, MAX_STACK_BYTES, MIB, MIN_MEMORY_BYTES,
+    LimitOverrides, Limits, MAX_MEMORY_BYTES, MAX_STACK_BYTES, MAX_TIMEOUT, MIB, MIN_MEMORY_BYTES,
 };
 pub use metrics::{MetricsSnapshot, WallTimePercentiles};
 pub use outcome::{Execution, LogLevel, LogRecord, Outcome, Stats};
 pub use pool::PoolStats;
-pub use runtime::{Config, ExecRequest, Runtime, RuntimeBuilder, Script, DEFAULT_SCRIPT_NAME};
+pub use request::{ExecRequest, Script, DEFAULT_SCRIPT_NAME};
+pub use runtime::{Runtime, RuntimeBuilder};
 pub use tokio_util::sync::CancellationToken;

@@ -12,16 +12,22 @@ pub const MIB: u64 = 1024 * 1024;
 pub const MIN_MEMORY_BYTES: u64 = 8 * MIB;
 
 /// The largest memory limit: a wasm32 linear memory cannot grow past 4 GiB.
-pub const MAX_MEMORY_BYTES: u64 = 4096 * MIB;
+pub const MAX_MEMORY_BYTES: u64 = jsruntime_wasm::MAX_MEMORY_BYTES;
 
 /// The largest QuickJS stack limit. Scripts run on a 2 MiB stack in the guest's linear
 /// memory (`guest/src/stack.rs`); the rest is left for the frames below the interpreter.
 pub const MAX_STACK_BYTES: u32 = 1536 * 1024;
 
+/// The longest timeout accepted: a day. Far beyond any script's need, and small enough
+/// that a deadline computed from it never overflows the clock (`Duration::MAX` used to
+/// make every execution panic).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The limits of one execution. [`Limits::default`] gives the defaults listed on each
 /// field; a [`Runtime`](crate::Runtime) has its own defaults (from its
 /// [`Config`](crate::Config)) and each request may override any of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// CPU budget in wasmtime fuel units (about one per wasm instruction).
     /// Default 2,000,000,000: a few seconds of work, so the timeout usually trips first.
@@ -30,7 +36,7 @@ pub struct Limits {
     /// little below it so most overruns are a clean error. Default 64 MiB.
     pub memory_bytes: u64,
     /// Wall-clock timeout, counted from the call (time spent waiting for a free slot
-    /// counts). Default 1 s.
+    /// counts). Default 1 s; at most [`MAX_TIMEOUT`].
     pub timeout: Duration,
     /// QuickJS stack limit in bytes: recursion past it is `stack_overflow`.
     /// Default 1 MiB (a few thousand nested calls), at most 1.5 MiB.
@@ -73,6 +79,12 @@ impl Limits {
         if self.timeout.is_zero() {
             return Err("timeout must be more than zero".into());
         }
+        if self.timeout > MAX_TIMEOUT {
+            return Err(format!(
+                "timeout {:?} is longer than the maximum {MAX_TIMEOUT:?}",
+                self.timeout
+            ));
+        }
         if self.stack_bytes == 0 || self.stack_bytes > MAX_STACK_BYTES {
             return Err(format!(
                 "stack limit {} bytes is outside 1..={MAX_STACK_BYTES}",
@@ -104,13 +116,14 @@ impl Limits {
         self.host_calls = host_calls.unwrap_or(self.host_calls);
         self.log_bytes = log_bytes.unwrap_or(self.log_bytes);
         self.validate()
-            .map_err(|message| ExecError::Internal(format!("invalid limits: {message}")))?;
+            .map_err(|message| ExecError::InvalidRequest(format!("invalid limits: {message}")))?;
         Ok(self)
     }
 }
 
 /// The limits a request sets for itself; `None` keeps the runtime's default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LimitOverrides {
     /// See [`Limits::fuel`].
     pub fuel: Option<u64>,

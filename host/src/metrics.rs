@@ -7,6 +7,7 @@
 //! | name | type | labels |
 //! |---|---|---|
 //! | `jsruntime_executions_total` | counter | `outcome` = `ok` or an error kind |
+//! | `jsruntime_compilations_total` | counter | `outcome` (from [`Runtime::compile`](crate::Runtime::compile)) |
 //! | `jsruntime_fuel_used_total` | counter | |
 //! | `jsruntime_execution_seconds` | histogram | `outcome` |
 //! | `jsruntime_pool_available`, `_in_use`, `_waiting` | gauge | |
@@ -26,6 +27,7 @@ use crate::pool::PoolStats;
 
 /// Percentiles of execution wall time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct WallTimePercentiles {
     /// Median, in microseconds.
     pub p50_us: u64,
@@ -37,9 +39,13 @@ pub struct WallTimePercentiles {
 
 /// A snapshot of a runtime's metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MetricsSnapshot {
     /// Executions finished, successful or not.
     pub executions_total: u64,
+    /// Calls of [`Runtime::compile`](crate::Runtime::compile) finished, successful or not
+    /// (not counted in `executions_total`).
+    pub compilations_total: u64,
     /// Failed executions by kind (kinds that never happened are absent).
     pub errors_by_kind: BTreeMap<String, u64>,
     /// Executions that ended in `timeout`.
@@ -64,6 +70,7 @@ const BUCKETS: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Metrics {
     executions: AtomicU64,
+    compilations: AtomicU64,
     errors: [AtomicU64; ErrorKind::ALL.len()],
     fuel_used: AtomicU64,
     wall_buckets: Vec<AtomicU64>,
@@ -73,6 +80,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics {
             executions: AtomicU64::new(0),
+            compilations: AtomicU64::new(0),
             errors: Default::default(),
             fuel_used: AtomicU64::new(0),
             wall_buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
@@ -113,6 +121,13 @@ impl Metrics {
             .record(wall.as_secs_f64());
     }
 
+    /// Records one finished [`Runtime::compile`](crate::Runtime::compile).
+    pub(crate) fn record_compilation(&self, outcome: Result<(), ErrorKind>) {
+        self.compilations.fetch_add(1, Ordering::Relaxed);
+        let label = outcome.map_or_else(ErrorKind::as_str, |()| "ok");
+        metrics::counter!("jsruntime_compilations_total", "outcome" => label).increment(1);
+    }
+
     /// Publishes pool and cache figures as gauges.
     pub(crate) fn publish(pool: &PoolStats, cache: &CacheStats) {
         metrics::gauge!("jsruntime_pool_available").set(pool.available as f64);
@@ -142,6 +157,7 @@ impl Metrics {
             .unwrap_or(0);
         MetricsSnapshot {
             executions_total: self.executions.load(Ordering::Relaxed),
+            compilations_total: self.compilations.load(Ordering::Relaxed),
             errors_by_kind,
             timeouts_total,
             fuel_used_total: self.fuel_used.load(Ordering::Relaxed),

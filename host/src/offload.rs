@@ -9,6 +9,10 @@
 //!
 //! Dropping the caller's future still stops the execution: the moved task notices that
 //! nobody waits for its result and drops the guest at its next yield.
+//!
+//! Host functions never move: the caller's task drives them through the execution's
+//! [`HostCallRelay`] the whole time, inline or moved (see `host_calls`), so they run with
+//! the service's runtime, its I/O, its `spawn` and its task-locals.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,9 +23,12 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::host_calls::HostCallRelay;
+
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Threads that run moved guests, each with a single-threaded tokio runtime.
+/// Threads that run moved guests, each with a single-threaded tokio runtime (timers only:
+/// host functions, which may need I/O, run on the caller's task). Dropping it stops them.
 pub(crate) struct GuestThreads {
     senders: Mutex<Vec<mpsc::UnboundedSender<Task>>>,
     next: AtomicUsize,
@@ -60,6 +67,7 @@ impl GuestThreads {
     }
 
     /// Hands a task to the next thread; gives it back if the threads are stopped.
+    /// (Dropping `GuestThreads` stops the threads, see [`GuestThreads::stop`].)
     fn spawn(&self, task: Task) -> Result<(), Task> {
         let senders = lock(&self.senders);
         if senders.is_empty() {
@@ -81,6 +89,12 @@ impl GuestThreads {
                 let _ = thread.join();
             }
         }
+    }
+}
+
+impl Drop for GuestThreads {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -117,11 +131,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Runs `future` on the caller's task until it first yields (wakes itself during a
-/// poll), then moves it to `threads` and awaits its output. `stopped` gives the output
-/// when the threads are gone before it finishes.
+/// poll), then moves it to `threads` and awaits its output. All along, the caller's task
+/// drives `relay`: the execution's host functions. `stopped` gives the output when the
+/// threads are gone before it finishes.
 pub(crate) async fn run_offloading<F>(
     threads: &GuestThreads,
     future: F,
+    mut relay: HostCallRelay,
     stopped: impl FnOnce() -> F::Output,
 ) -> F::Output
 where
@@ -130,16 +146,26 @@ where
 {
     let mut future = Box::pin(future);
     let detector = YieldDetector::default();
-    match std::future::poll_fn(|cx| detector.poll_inline(future.as_mut(), cx)).await {
+    let inline = std::future::poll_fn(|cx| {
+        let polled = detector.poll_inline(future.as_mut(), cx);
+        if polled.is_pending() {
+            // A host call the guest just started, or one that makes progress.
+            let _: Poll<()> = relay.poll_drive(cx);
+        }
+        polled
+    });
+    match inline.await {
         Some(output) => output,
-        None => finish_elsewhere(threads, future, stopped).await,
+        None => finish_elsewhere(threads, future, relay, stopped).await,
     }
 }
 
-/// Moves a started future to a guest thread and awaits its output there.
+/// Moves a started future to a guest thread and awaits its output there, driving the
+/// host-call relay meanwhile.
 async fn finish_elsewhere<F>(
     threads: &GuestThreads,
     future: Pin<Box<F>>,
+    mut relay: HostCallRelay,
     stopped: impl FnOnce() -> F::Output,
 ) -> F::Output
 where
@@ -162,7 +188,15 @@ where
     if threads.spawn(task).is_err() {
         return stopped();
     }
-    match receiver.await {
+    let mut receiver = receiver;
+    let output = std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = Pin::new(&mut receiver).poll(cx) {
+            return Poll::Ready(output);
+        }
+        relay.poll_drive(cx)
+    })
+    .await;
+    match output {
         Ok(output) => output,
         Err(_) => stopped(),
     }
@@ -252,12 +286,15 @@ mod tests {
     async fn short_work_stays_and_yielding_work_moves() {
         let threads = GuestThreads::start(1).expect("threads");
         let here = std::thread::current().name().unwrap_or("").to_owned();
-        let stayed = run_offloading(&threads, SelfWaking(0), || "stopped".to_owned()).await;
+        let relay = || HostCallRelay::detached();
+        let stayed =
+            run_offloading(&threads, SelfWaking(0), relay(), || "stopped".to_owned()).await;
         assert_eq!(stayed, here);
-        let moved = run_offloading(&threads, SelfWaking(3), || "stopped".to_owned()).await;
+        let moved = run_offloading(&threads, SelfWaking(3), relay(), || "stopped".to_owned()).await;
         assert_eq!(moved, "jsruntime-guest-0");
         threads.stop();
-        let after_stop = run_offloading(&threads, SelfWaking(3), || "stopped".to_owned()).await;
+        let after_stop =
+            run_offloading(&threads, SelfWaking(3), relay(), || "stopped".to_owned()).await;
         assert_eq!(after_stop, "stopped");
     }
 
@@ -269,7 +306,11 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             let _ = tx.send(7);
         });
-        assert_eq!(run_offloading(&threads, rx, || Ok(0)).await.ok(), Some(7));
+        let relay = HostCallRelay::detached();
+        assert_eq!(
+            run_offloading(&threads, rx, relay, || Ok(0)).await.ok(),
+            Some(7)
+        );
         threads.stop();
     }
 }

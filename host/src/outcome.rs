@@ -31,6 +31,7 @@ pub struct LogRecord {
 
 /// Measurements of one execution.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Stats {
     /// Fuel consumed (compile and run).
     pub fuel_used: u64,
@@ -56,6 +57,7 @@ impl Stats {
 
 /// A successful execution.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Outcome {
     /// The completion value of the script (awaited if it was a promise), as JSON.
     /// `undefined`, functions and symbols become `null`.
@@ -70,6 +72,7 @@ pub struct Outcome {
 /// [`Runtime::execute_detailed`](crate::Runtime::execute_detailed) returns, so a failed
 /// execution's logs and stats are not lost.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Execution {
     /// The value, or why there is none.
     pub result: Result<serde_json::Value, ExecError>,

@@ -11,19 +11,21 @@
 //! runs out.
 
 use std::collections::VecDeque;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use jsruntime_wasm::bindings::SandboxPre;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use wasmtime::{Store, UpdateDeadline};
 
 use crate::host_fn::HostFns;
-use crate::sandbox::{ExecState, Sandbox, SandboxPre};
+use crate::instance::{ExecState, Instance};
 
 /// Pool statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct PoolStats {
     /// Fresh instances ready to serve.
     pub available: u64,
@@ -43,26 +45,10 @@ pub struct PoolStats {
 #[derive(Debug, Default)]
 struct Counters {
     created: AtomicU64,
-    destroyed: AtomicU64,
+    destroyed: Arc<AtomicU64>,
     errors: AtomicU64,
     in_use: AtomicU64,
     waiting: AtomicU64,
-}
-
-/// A fresh or checked-out instance. Dropping it destroys it (and counts that).
-pub(crate) struct Instance {
-    pub(crate) store: Store<ExecState>,
-    pub(crate) sandbox: Sandbox,
-    /// Unique per instance over the runtime's life.
-    pub(crate) id: u64,
-    created: Instant,
-    counters: Arc<Counters>,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.counters.destroyed.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// Settings of the pool.
@@ -72,10 +58,6 @@ pub(crate) struct PoolSettings {
     pub(crate) prewarm: u32,
     pub(crate) max_idle_age: Duration,
 }
-
-/// Fuel for instantiation, which runs no script; the execution's budget is set at
-/// check-out.
-const INSTANTIATION_FUEL: u64 = 1_000_000_000;
 
 /// Instances handed between callers and the pool thread.
 #[derive(Default)]
@@ -102,7 +84,7 @@ impl Queues {
         while self
             .ready
             .front()
-            .is_some_and(|instance| instance.created.elapsed() > max_age)
+            .is_some_and(|instance| instance.created().elapsed() > max_age)
         {
             expired.extend(self.ready.pop_front());
         }
@@ -122,15 +104,24 @@ struct Shared {
     /// Bumped whenever the pool thread may have work: what it watches while it spins.
     work: AtomicU64,
     stop: AtomicBool,
+    /// The runtime is closing: no more instances are made ahead of demand.
+    closing: AtomicBool,
     counters: Arc<Counters>,
     next_id: AtomicU64,
     settings: PoolSettings,
 }
 
+/// The instance pool. Dropping it stops it (see [`Pool::stop`]).
 pub(crate) struct Pool {
     shared: Arc<Shared>,
     slots: Arc<Semaphore>,
     refill_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl Pool {
@@ -148,6 +139,7 @@ impl Pool {
             refill: Condvar::new(),
             work: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             counters: Arc::new(Counters::default()),
             next_id: AtomicU64::new(1),
             settings,
@@ -181,8 +173,9 @@ impl Pool {
     }
 
     /// A fresh instance for the holder of a slot: a ready one if there is one that is not
-    /// past its idle age, otherwise one instantiated now.
-    pub(crate) async fn checkout(&self) -> Result<Instance, wasmtime::Error> {
+    /// past its idle age, otherwise one instantiated now. The lease retires the instance
+    /// (and then frees the slot) when it is dropped.
+    pub(crate) async fn lease(self: &Arc<Self>, slot: Slot) -> Result<Lease, wasmtime::Error> {
         let (taken, expired, parked) = {
             let mut queues = lock(&self.shared.queues);
             let expired = queues.take_expired(self.shared.settings.max_idle_age);
@@ -200,15 +193,20 @@ impl Pool {
                 self.shared.refill.notify_one();
             }
         }
-        match taken {
-            Some(instance) => Ok(instance),
-            None => instantiate(&self.shared).await,
-        }
+        let instance = match taken {
+            Some(instance) => instance,
+            None => instantiate(&self.shared).await?,
+        };
+        Ok(Lease {
+            instance: ManuallyDrop::new(instance),
+            slot: ManuallyDrop::new(slot),
+            pool: Arc::clone(self),
+        })
     }
 
     /// Destroys a used instance and then releases its execution's slot: on the pool
     /// thread when there is one, so the caller does not wait for it, or here.
-    pub(crate) fn retire(&self, instance: Instance, slot: Slot) {
+    fn retire(&self, instance: Instance, slot: Slot) {
         if self.shared.settings.prewarm > 0 && !self.shared.stop.load(Ordering::Relaxed) {
             let mut queues = lock(&self.shared.queues);
             // Hand over only to an idle pool thread. When it is still busy (callers keep
@@ -243,18 +241,24 @@ impl Pool {
     }
 
     /// Waits until no execution runs and none waits, for at most `bound`; true if so.
+    /// Cancel-safe. Once the pool is stopped there is nothing to wait for.
     pub(crate) async fn drain(&self, bound: Duration) -> bool {
         let all = self.shared.settings.max_concurrency;
         match tokio::time::timeout(bound, self.slots.acquire_many(all)).await {
-            Ok(Ok(permits)) => {
-                permits.forget();
-                true
-            }
-            _ => false,
+            Ok(Ok(_all_slots)) => true,
+            Ok(Err(_closed)) => true,
+            Err(_elapsed) => false,
         }
     }
 
+    /// Makes no more instances ahead of demand (the runtime is closing; executions still
+    /// running or queued are served).
+    pub(crate) fn stop_refilling(&self) {
+        self.shared.closing.store(true, Ordering::Relaxed);
+    }
+
     /// Stops the refill thread, refuses new executions and destroys the ready instances.
+    /// Idempotent.
     pub(crate) fn stop(&self) {
         self.slots.close();
         self.shared.stop.store(true, Ordering::Relaxed);
@@ -274,6 +278,43 @@ impl Pool {
 pub(crate) struct Slot {
     _in_use: Gauge,
     _permit: OwnedSemaphorePermit,
+}
+
+/// An instance leased for one execution, with the execution's slot. Dropping the lease
+/// retires the instance: it is destroyed (on the pool thread when that is idle) and only
+/// then is the slot freed, so the pooling allocator always has a slot for the next one.
+pub(crate) struct Lease {
+    /// Taken out only in `drop`.
+    instance: ManuallyDrop<Instance>,
+    /// Taken out only in `drop`.
+    slot: ManuallyDrop<Slot>,
+    pool: Arc<Pool>,
+}
+
+impl std::ops::Deref for Lease {
+    type Target = Instance;
+    fn deref(&self) -> &Instance {
+        &self.instance
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut Instance {
+        &mut self.instance
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once, and neither field is used after being taken here.
+        let (instance, slot) = unsafe {
+            (
+                ManuallyDrop::take(&mut self.instance),
+                ManuallyDrop::take(&mut self.slot),
+            )
+        };
+        self.pool.retire(instance, slot);
+    }
 }
 
 /// Counts something while it exists.
@@ -300,31 +341,44 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn instantiate(shared: &Shared) -> Result<Instance, wasmtime::Error> {
-    let state = ExecState::idle(Arc::clone(&shared.host_fns), shared.shutdown.clone());
-    let mut store = Store::new(shared.pre.engine(), state);
-    store.limiter(|state| &mut state.limiter);
-    store.set_fuel(INSTANTIATION_FUEL)?;
-    store.epoch_deadline_callback(|context| match context.data().interrupt() {
-        Some(interrupt) => Err(wasmtime::Error::new(interrupt)),
-        // Yield every tick: the executor gets control back each millisecond.
-        None => Ok(UpdateDeadline::Yield(1)),
-    });
-    store.set_epoch_deadline(1);
-    let sandbox = match shared.pre.instantiate_async(&mut store).await {
-        Ok(sandbox) => sandbox,
-        Err(error) => {
-            shared.counters.errors.fetch_add(1, Ordering::Relaxed);
-            return Err(error);
-        }
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let made = Instance::new(
+        &shared.pre,
+        Arc::clone(&shared.host_fns),
+        shared.shutdown.clone(),
+        id,
+        Arc::clone(&shared.counters.destroyed),
+    )
+    .await;
+    let counter = if made.is_ok() {
+        &shared.counters.created
+    } else {
+        &shared.counters.errors
     };
-    shared.counters.created.fetch_add(1, Ordering::Relaxed);
-    Ok(Instance {
-        store,
-        sandbox,
-        id: shared.next_id.fetch_add(1, Ordering::Relaxed),
-        created: Instant::now(),
-        counters: Arc::clone(&shared.counters),
-    })
+    counter.fetch_add(1, Ordering::Relaxed);
+    made
+}
+
+/// Drives a future to completion on the current thread: the pool thread has no tokio
+/// runtime, and instantiation does no I/O (it only runs wasm on a fiber, whose yields
+/// from the epoch callback are polled again at once).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park_timeout(Duration::from_millis(1)),
+        }
+    }
 }
 
 /// How long the pool thread spins for new work before it parks. Callers running
@@ -362,7 +416,7 @@ fn refill_loop(shared: &Shared) {
             let mut queues = lock(&shared.queues);
             let expired = queues.take_expired(shared.settings.max_idle_age);
             let retired = queues.retiring.take();
-            let short = queues.ready.len() < target;
+            let short = queues.ready.len() < target && !shared.closing.load(Ordering::Relaxed);
             if retired.is_none() && expired.is_empty() && !short {
                 queues.pool_thread_idle = true;
                 if !spun {
@@ -394,7 +448,7 @@ fn refill_loop(shared: &Shared) {
         drop(retired);
         drop(expired);
         if short {
-            match crate::runtime::block_on(instantiate(shared)) {
+            match block_on(instantiate(shared)) {
                 Ok(instance) => lock(&shared.queues).ready.push_back(instance),
                 Err(error) => {
                     tracing::error!(%error, "jsruntime: could not instantiate a guest for the pool");

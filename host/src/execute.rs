@@ -1,0 +1,426 @@
+//! The execution pipeline: one request, from admission to its result.
+//!
+//! Every guest call of the runtime goes through [`Pipeline::execute`]: executions, but
+//! also [`Runtime::compile`](crate::Runtime::compile) and the start-up check, so each gets
+//! the same tracing span, offloading, deadline and cancellation handling, and
+//! retirement of its instance. The stages, in order:
+//!
+//! 1. **Admission**: a request that is already cancelled, past its deadline, made from
+//!    inside a host function, or sent to a closed runtime is refused before it takes a
+//!    slot.
+//! 2. **Slot**: wait for one of `max_concurrency` slots, no longer than the deadline, the
+//!    caller's cancellation and shutdown allow; then admission is checked again.
+//! 3. **Lease**: a fresh instance from the pool, prepared with the context and limits.
+//! 4. **Bytecode**: a compiled script's own, or the cache's, or compiled now in this
+//!    instance (before it has run any tenant code) and cached.
+//! 5. **Run**, then parse the JSON result.
+//! 6. **Finish**: logs and usage are read from the instance whatever happened, and the
+//!    lease retires it.
+//!
+//! The deadline and cancellation stop a running guest from inside (the epoch callback, or
+//! the host-call import while a host function runs), so even a failed execution ends
+//! through stage 6 with its logs and stats. A backstop a little past the deadline answers
+//! the caller even if something failed to stop.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::cache::{self, BytecodeCache, Lookup, ScriptHash};
+use crate::context::ExecContext;
+use crate::error::{ErrorKind, ExecError};
+use crate::failure;
+use crate::host_calls::{self, HostCaller};
+use crate::instance::Assignment;
+use crate::json;
+use crate::limits::{Limits, MIB};
+use crate::metrics::Metrics;
+use crate::offload::{run_offloading, GuestThreads};
+use crate::outcome::{LogRecord, Stats};
+use crate::pool::{Lease, Pool, Slot};
+use crate::request::{Code, ExecRequest};
+
+/// How long past its deadline (or its cancellation, or shutdown) the caller waits for an
+/// execution to end through its normal path before it is answered without it (and
+/// without its logs and stats). The guest stops within an epoch tick and a host call at
+/// once, so only a runtime failure or a badly overloaded machine reaches this.
+const BACKSTOP_GRACE: Duration = Duration::from_millis(250);
+
+/// Why a request goes through the pipeline; it decides what it produces and what is
+/// counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Run the code; counted in the execution metrics.
+    Execute,
+    /// Compile the source only (no tenant code runs); counted as a compilation.
+    Compile,
+    /// The runtime's own start-up check: not counted, and it bypasses the bytecode cache
+    /// so a caller's first execution finds the cache as empty as the runtime is new.
+    SelfCheck,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Execute => "execute",
+            Purpose::Compile => "compile",
+            Purpose::SelfCheck => "self_check",
+        }
+    }
+}
+
+/// A request resolved once, before anything waits: its limits with the overrides applied,
+/// its deadline, its name and cache key.
+pub(crate) struct Prepared {
+    pub(crate) purpose: Purpose,
+    code: Code,
+    pub(crate) name: Arc<str>,
+    pub(crate) hash: ScriptHash,
+    context: Arc<ExecContext>,
+    limits: Limits,
+    deadline: Instant,
+    cancel: Option<CancellationToken>,
+    started: Instant,
+}
+
+impl Prepared {
+    /// Resolves `request` against the runtime's default limits. `started` is when the
+    /// caller called: the timeout counts from there.
+    pub(crate) fn new(
+        request: &ExecRequest,
+        defaults: &Limits,
+        purpose: Purpose,
+        started: Instant,
+    ) -> Result<Prepared, ExecError> {
+        let mut limits = defaults.with(&request.overrides)?;
+        let mut deadline = started.checked_add(limits.timeout).ok_or_else(|| {
+            ExecError::InvalidRequest(format!("timeout {:?} is too long", limits.timeout))
+        })?;
+        if let Some(caller_deadline) = request.context.deadline {
+            if caller_deadline < deadline {
+                // The caller's own deadline comes first: it is the timeout that applies
+                // (and the one a `timeout` error reports).
+                deadline = caller_deadline;
+                limits.timeout = caller_deadline.saturating_duration_since(started);
+            }
+        }
+        let (name, hash) = match &request.code {
+            Code::Source { name, source } => (Arc::clone(name), cache::script_hash(name, source)),
+            Code::Script(script) => (Arc::clone(&script.name), script.hash),
+        };
+        Ok(Prepared {
+            purpose,
+            code: request.code.clone(),
+            name,
+            hash,
+            context: Arc::clone(&request.context),
+            limits,
+            deadline,
+            cancel: request.cancel.clone(),
+            started,
+        })
+    }
+}
+
+/// What a successful pass through the pipeline produced.
+#[derive(Debug)]
+pub(crate) enum Product {
+    /// The script's result.
+    Value(serde_json::Value),
+    /// Bytecode ([`Purpose::Compile`]).
+    Bytecode(Arc<[u8]>),
+}
+
+/// One pass through the pipeline, successful or not.
+#[derive(Debug)]
+pub(crate) struct Done {
+    pub(crate) result: Result<Product, ExecError>,
+    pub(crate) logs: Vec<LogRecord>,
+    pub(crate) stats: Stats,
+}
+
+impl Done {
+    /// A request that ended before it had an instance.
+    pub(crate) fn failed(error: ExecError, started: Instant) -> Done {
+        Done {
+            result: Err(error),
+            logs: Vec::new(),
+            stats: Stats {
+                wall_us: elapsed_us(started),
+                ..Stats::default()
+            },
+        }
+    }
+}
+
+/// What every execution of one runtime shares.
+pub(crate) struct Pipeline {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) cache: BytecodeCache,
+    pub(crate) metrics: Metrics,
+    pub(crate) guest_threads: GuestThreads,
+    /// Cancelled when the runtime shuts down: stops every running guest.
+    pub(crate) shutdown: CancellationToken,
+    /// The runtime's default limits.
+    pub(crate) defaults: Limits,
+    /// Linear memory of a fresh instance (the snapshot), read from the first instance
+    /// leased: the part of the memory limit QuickJS's heap cannot use.
+    base_memory_bytes: OnceLock<u64>,
+}
+
+impl Pipeline {
+    pub(crate) fn new(
+        pool: Arc<Pool>,
+        guest_threads: GuestThreads,
+        shutdown: CancellationToken,
+        defaults: Limits,
+        cache_bytes: u64,
+    ) -> Pipeline {
+        Pipeline {
+            pool,
+            cache: BytecodeCache::new(cache_bytes),
+            metrics: Metrics::default(),
+            guest_threads,
+            shutdown,
+            defaults,
+            base_memory_bytes: OnceLock::new(),
+        }
+    }
+
+    /// Runs one prepared request through every stage, traced and counted.
+    pub(crate) async fn execute(self: &Arc<Self>, prepared: Prepared) -> Done {
+        let span = tracing::info_span!(
+            "jsruntime.execute",
+            purpose = prepared.purpose.as_str(),
+            tenant_id = prepared.context.tenant_id().unwrap_or(""),
+            request_id = prepared.context.request_id.as_deref().unwrap_or(""),
+            script = %prepared.name,
+            script_hash = %cache::hex(&prepared.hash),
+            outcome = tracing::field::Empty,
+            fuel_used = tracing::field::Empty,
+            wall_us = tracing::field::Empty,
+        );
+        let purpose = prepared.purpose;
+        let started = prepared.started;
+        let done = if host_calls::inside_host_fn() {
+            // Its own execution may hold the slot it would wait for: with every slot held
+            // by such callers, all of them would wait out their timeouts.
+            Done::failed(
+                ExecError::InvalidRequest(
+                    "execute and compile cannot be called from inside a host function".into(),
+                ),
+                started,
+            )
+        } else {
+            let (host_caller, relay) = HostCaller::pair();
+            let pipeline = Arc::clone(self);
+            let run = async move { pipeline.guarded(prepared, host_caller).await };
+            let threads_gone = move || Done::failed(ExecError::Closed, started);
+            run_offloading(&self.guest_threads, run, relay, threads_gone)
+                .instrument(span.clone())
+                .await
+        };
+        let outcome = done.result.as_ref().map(|_| ()).map_err(ExecError::kind);
+        span.record("outcome", outcome.map_or_else(ErrorKind::as_str, |()| "ok"));
+        span.record("fuel_used", done.stats.fuel_used);
+        span.record("wall_us", done.stats.wall_us);
+        match purpose {
+            Purpose::Execute => {
+                self.metrics
+                    .record(outcome, done.stats.fuel_used, done.stats.wall_time())
+            }
+            Purpose::Compile => self.metrics.record_compilation(outcome),
+            Purpose::SelfCheck => {}
+        }
+        done
+    }
+
+    /// The stages, with the backstop: the caller is answered at most [`BACKSTOP_GRACE`]
+    /// after the deadline, its cancellation or shutdown, whatever the execution does.
+    async fn guarded(&self, prepared: Prepared, host_caller: HostCaller) -> Done {
+        let started = prepared.started;
+        let timeout = prepared.limits.timeout;
+        let backstop = tokio::time::Instant::from_std(prepared.deadline) + BACKSTOP_GRACE;
+        let cancel = prepared.cancel.clone();
+        let cancelled = async {
+            cancelled(cancel.as_ref()).await;
+            tokio::time::sleep(BACKSTOP_GRACE).await;
+        };
+        let shut_down = async {
+            self.shutdown.cancelled().await;
+            tokio::time::sleep(BACKSTOP_GRACE).await;
+        };
+        tokio::select! {
+            biased;
+            done = self.stages(prepared, host_caller) => done,
+            () = tokio::time::sleep_until(backstop) => Done::failed(ExecError::Timeout { timeout }, started),
+            () = cancelled => Done::failed(ExecError::Cancelled, started),
+            () = shut_down => Done::failed(ExecError::Closed, started),
+        }
+    }
+
+    async fn stages(&self, prepared: Prepared, host_caller: HostCaller) -> Done {
+        let started = prepared.started;
+        if let Err(error) = self.admit(&prepared) {
+            return Done::failed(error, started);
+        }
+        let slot = match self.wait_for_slot(&prepared).await {
+            Ok(slot) => slot,
+            Err(error) => return Done::failed(error, started),
+        };
+        // The wait may have taken until the deadline or a cancellation.
+        if let Err(error) = self.admit(&prepared) {
+            return Done::failed(error, started);
+        }
+        let mut lease = match self.pool.lease(slot).await {
+            Ok(lease) => lease,
+            Err(error) => {
+                return Done::failed(
+                    ExecError::Internal(format!("could not instantiate the guest: {error:#}")),
+                    started,
+                )
+            }
+        };
+        let base_memory_bytes = *self.base_memory_bytes.get_or_init(|| lease.memory_bytes());
+        let mut cache_hit = false;
+        let result = self
+            .work(
+                &mut lease,
+                &prepared,
+                host_caller,
+                base_memory_bytes,
+                &mut cache_hit,
+            )
+            .await;
+        let usage = lease.finish();
+        let instance_id = lease.id();
+        // Retires the instance (destroyed, then the slot is freed), off the request path
+        // when the pool thread is idle.
+        drop(lease);
+        Done {
+            result,
+            logs: usage.logs,
+            stats: Stats {
+                fuel_used: usage.fuel_used,
+                wall_us: elapsed_us(started),
+                memory_bytes: usage.memory_bytes,
+                host_calls: usage.host_calls,
+                cache_hit,
+                instance_id,
+            },
+        }
+    }
+
+    /// Refuses a request that cannot run now.
+    fn admit(&self, prepared: &Prepared) -> Result<(), ExecError> {
+        if self.shutdown.is_cancelled() {
+            Err(ExecError::Closed)
+        } else if prepared.cancel.as_ref().is_some_and(|t| t.is_cancelled()) {
+            Err(ExecError::Cancelled)
+        } else if Instant::now() >= prepared.deadline {
+            Err(ExecError::Timeout {
+                timeout: prepared.limits.timeout,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Waits for a slot (fairly, in arrival order), bounded by the deadline, the
+    /// caller's cancellation and shutdown.
+    async fn wait_for_slot(&self, prepared: &Prepared) -> Result<Slot, ExecError> {
+        let deadline = tokio::time::Instant::from_std(prepared.deadline);
+        tokio::select! {
+            biased;
+            slot = self.pool.acquire() => slot.ok_or(ExecError::Closed),
+            () = self.shutdown.cancelled() => Err(ExecError::Closed),
+            () = cancelled(prepared.cancel.as_ref()) => Err(ExecError::Cancelled),
+            () = tokio::time::sleep_until(deadline) => Err(ExecError::Timeout { timeout: prepared.limits.timeout }),
+        }
+    }
+
+    /// Stages 3 to 5 on a leased instance.
+    async fn work(
+        &self,
+        lease: &mut Lease,
+        prepared: &Prepared,
+        host_caller: HostCaller,
+        base_memory_bytes: u64,
+        cache_hit: &mut bool,
+    ) -> Result<Product, ExecError> {
+        lease.prepare(Assignment {
+            context: Arc::clone(&prepared.context),
+            limits: prepared.limits,
+            deadline: prepared.deadline,
+            cancel: prepared.cancel.clone(),
+            host_caller,
+        })?;
+        let bytecode = match &prepared.code {
+            Code::Script(script) => {
+                *cache_hit = true;
+                Arc::clone(&script.bytecode)
+            }
+            Code::Source { source, .. } if prepared.purpose == Purpose::SelfCheck => {
+                lease.compile(&prepared.name, source).await?
+            }
+            Code::Source { source, .. } => {
+                let lookup = {
+                    let compile = lease.compile(&prepared.name, source);
+                    self.cache.get_or_compile(prepared.hash, compile).await
+                };
+                match lookup {
+                    Lookup::Hit(bytecode) => {
+                        *cache_hit = true;
+                        bytecode
+                    }
+                    Lookup::Compiled(bytecode) => bytecode,
+                    Lookup::Failed(error) => return Err(error),
+                    Lookup::OtherFailed(error) if error.kind() == ErrorKind::Syntax => {
+                        return Err(error)
+                    }
+                    // Another execution's compilation failed for a reason of its own (its
+                    // timeout, its cancellation): compile for this one.
+                    Lookup::OtherFailed(_) => lease.compile(&prepared.name, source).await?,
+                }
+            }
+        };
+        if prepared.purpose == Purpose::Compile {
+            return Ok(Product::Bytecode(bytecode));
+        }
+        let guest_limits = guest_limits(&prepared.limits, base_memory_bytes);
+        let json = lease.run(&prepared.name, &bytecode, guest_limits).await?;
+        json::parse(&json)
+            .map(Product::Value)
+            .map_err(failure::from_result_json)
+    }
+}
+
+/// The limits the guest enforces itself. QuickJS's heap limit is the memory limit less
+/// what a fresh instance already uses and some headroom for the guest's own allocations
+/// (the result's JSON text), so most overruns are a clean error.
+fn guest_limits(limits: &Limits, base_memory_bytes: u64) -> RunLimits {
+    let headroom = (limits.memory_bytes / 8).max(2 * MIB);
+    RunLimits {
+        heap_bytes: limits
+            .memory_bytes
+            .saturating_sub(base_memory_bytes + headroom)
+            .max(MIB),
+        stack_bytes: limits.stack_bytes,
+        output_bytes: limits.output_bytes,
+    }
+}
+
+/// Resolves when `token` is cancelled; never without one.
+async fn cancelled(token: Option<&CancellationToken>) {
+    match token {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn elapsed_us(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,213 @@
+//! Where host functions run: always on the caller's task.
+//!
+//! An execution may move to a guest thread (see `offload`), but a host function belongs
+//! to the service: it opens sockets on the service's tokio runtime, spawns onto it, reads
+//! its task-locals. So the guest never polls a host function's future itself. The import
+//! hands the future to a [`HostCaller`], and the caller's task, which awaits the
+//! execution anyway, drives it through the matching [`HostCallRelay`] and sends the
+//! outcome back. Wherever the guest runs, a host function runs in the same place: the
+//! task that called `execute`.
+//!
+//! Guarantees:
+//! - A host function that panics does not unwind into the caller or the guest: the panic
+//!   is caught where the future is polled and reported as [`HostReply::Panicked`], the
+//!   same whether or not the execution had moved.
+//! - While a host function's future is polled, [`inside_host_fn`] is true: a host
+//!   function that calls `Runtime::execute` is refused (it would wait for a slot that its
+//!   own execution may be holding).
+//! - When the guest stops waiting (its deadline, a cancellation, shutdown) or the
+//!   execution is dropped, the host function's future is dropped at once.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::host_fn::{HostFnError, HostFuture};
+
+tokio::task_local! {
+    /// Set while a host function's future is polled.
+    static IN_HOST_FN: ();
+}
+
+/// Whether the current code runs inside a host function (on its task, while the relay
+/// polls it).
+pub(crate) fn inside_host_fn() -> bool {
+    IN_HOST_FN.try_with(|()| ()).is_ok()
+}
+
+/// How a host function ended.
+#[derive(Debug)]
+pub(crate) enum HostReply {
+    /// It returned this value.
+    Value(serde_json::Value),
+    /// It returned an error, which the script sees as an `Error`.
+    Failed(HostFnError),
+    /// It panicked, with this message.
+    Panicked(String),
+}
+
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The instance's side: hands host-function futures to the caller's task.
+#[derive(Debug, Clone)]
+pub(crate) struct HostCaller {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl HostCaller {
+    /// A caller whose calls never run (for instances that are not executing: the pool's
+    /// idle ones). Every call's receiver reports the relay gone.
+    pub(crate) fn detached() -> HostCaller {
+        HostCaller::pair().0
+    }
+
+    /// A connected caller and relay.
+    pub(crate) fn pair() -> (HostCaller, HostCallRelay) {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        (
+            HostCaller { jobs },
+            HostCallRelay {
+                jobs: receiver,
+                running: FuturesUnordered::new(),
+            },
+        )
+    }
+
+    /// Starts `future` on the caller's task. The receiver gets its outcome; dropping the
+    /// receiver drops the future. If the caller's side is gone the receiver reports it
+    /// at once (its error).
+    pub(crate) fn start(&self, future: HostFuture) -> oneshot::Receiver<HostReply> {
+        let (reply, outcome) = oneshot::channel();
+        let job: Job = Box::pin(async move {
+            let mut reply = reply;
+            let run = AssertUnwindSafe(IN_HOST_FN.scope((), future)).catch_unwind();
+            tokio::select! {
+                ran = run => {
+                    let _ = reply.send(match ran {
+                        Ok(Ok(value)) => HostReply::Value(value),
+                        Ok(Err(error)) => HostReply::Failed(error),
+                        Err(panic) => HostReply::Panicked(panic_message(panic.as_ref())),
+                    });
+                }
+                // The guest stopped waiting: drop the host function's future.
+                () = reply.closed() => {}
+            }
+        });
+        // A send fails only when the relay is gone; the job (and its reply sender) is then
+        // dropped, which the receiver reports.
+        let _ = self.jobs.send(job);
+        outcome
+    }
+}
+
+/// The caller's side: polls the host functions of one execution.
+pub(crate) struct HostCallRelay {
+    jobs: mpsc::UnboundedReceiver<Job>,
+    running: FuturesUnordered<Job>,
+}
+
+impl HostCallRelay {
+    /// A relay no instance sends to (tests of the code that drives relays).
+    #[cfg(test)]
+    pub(crate) fn detached() -> HostCallRelay {
+        HostCaller::pair().1
+    }
+
+    /// Takes newly started calls and drives the running ones. Never ready (generic over
+    /// the output, so callers can return it from their own polls): the relay lives as long
+    /// as its execution, and its owner stops polling it when the execution ends (dropping
+    /// it drops what still runs).
+    pub(crate) fn poll_drive<T>(&mut self, cx: &mut Context<'_>) -> Poll<T> {
+        while let Poll::Ready(Some(job)) = self.jobs.poll_recv(cx) {
+            self.running.push(job);
+        }
+        while let Poll::Ready(Some(())) = self.running.poll_next_unpin(cx) {}
+        Poll::Pending
+    }
+
+    /// [`HostCallRelay::poll_drive`] as a future that never completes.
+    #[cfg(test)]
+    pub(crate) async fn drive(&mut self) {
+        std::future::poll_fn(|cx| self.poll_drive(cx)).await
+    }
+}
+
+/// The text of a panic's payload, as the standard panic hook would print it.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&'static str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a text message".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn calls_run_on_the_relay_side_and_panics_are_caught() {
+        let (caller, mut relay) = HostCaller::pair();
+        let ok = caller.start(Box::pin(async { Ok(serde_json::json!(inside_host_fn())) }));
+        let panics = caller.start(Box::pin(async { panic!("boom") }));
+        let outcomes = async { (ok.await, panics.await) };
+        let (ok, panics) = tokio::select! {
+            outcomes = outcomes => outcomes,
+            () = relay.drive() => unreachable!("the relay never completes"),
+        };
+        assert!(matches!(
+            ok,
+            Ok(HostReply::Value(serde_json::Value::Bool(true)))
+        ));
+        assert!(matches!(panics, Ok(HostReply::Panicked(message)) if message == "boom"));
+        assert!(!inside_host_fn());
+    }
+
+    #[tokio::test]
+    async fn a_dropped_receiver_drops_the_host_future() {
+        let (caller, mut relay) = HostCaller::pair();
+        let (dropped_tx, dropped_rx) = oneshot::channel::<()>();
+        struct SignalOnDrop(Option<oneshot::Sender<()>>);
+        impl Drop for SignalOnDrop {
+            fn drop(&mut self) {
+                if let Some(tx) = self.0.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+        let guard = SignalOnDrop(Some(dropped_tx));
+        let receiver = caller.start(Box::pin(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+            Ok(serde_json::Value::Null)
+        }));
+        let waiting = async {
+            tokio::task::yield_now().await;
+            drop(receiver);
+            dropped_rx.await
+        };
+        tokio::select! {
+            dropped = waiting => assert!(dropped.is_ok()),
+            () = relay.drive() => unreachable!(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_gone_relay_is_reported_to_the_guest() {
+        let (caller, relay) = HostCaller::pair();
+        drop(relay);
+        let outcome = caller.start(Box::pin(async { Ok(serde_json::Value::Null) }));
+        assert!(outcome.await.is_err());
+        assert!(HostCaller::detached()
+            .start(Box::pin(async { Ok(serde_json::Value::Null) }))
+            .await
+            .is_err());
+    }
+}

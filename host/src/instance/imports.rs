@@ -1,0 +1,193 @@
+//! The guest's imports: the tenant context and the host services (`console.*` records,
+//! host functions), as the WIT contract (`wit/sandbox.wit`) defines them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use jsruntime_wasm::bindings::jsruntime::sandbox::{context as wit_context, host as wit_host};
+
+use super::state::ExecState;
+use crate::failure::Interrupt;
+use crate::host_calls::HostReply;
+use crate::host_fn::HostCall;
+use crate::json::{self, JsonError, MAX_JSON_DEPTH};
+use crate::outcome::LogLevel;
+
+impl wit_context::Host for ExecState {
+    fn tenant(&mut self) -> wasmtime::Result<Option<wit_context::TenantInfo>> {
+        Ok(self
+            .context
+            .tenant
+            .as_ref()
+            .map(|tenant| wit_context::TenantInfo {
+                id: tenant.id.clone(),
+                name: tenant.name.clone(),
+            }))
+    }
+
+    fn user(&mut self) -> wasmtime::Result<Option<wit_context::UserInfo>> {
+        Ok(self
+            .context
+            .user
+            .as_ref()
+            .map(|user| wit_context::UserInfo {
+                id: user.id.clone(),
+                email: user.email.clone(),
+                first_name: user.first_name.clone(),
+                last_name: user.last_name.clone(),
+                permissions: user.permissions.clone(),
+            }))
+    }
+
+    fn request_id(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.context.request_id.clone())
+    }
+
+    fn locale(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.context.locale.clone())
+    }
+
+    fn deadline_ms(&mut self) -> wasmtime::Result<Option<i64>> {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        Ok(Some(
+            i64::try_from(remaining.as_millis()).unwrap_or(i64::MAX),
+        ))
+    }
+}
+
+/// A script's log text as one line of the host's log: `\` becomes `\\`, newlines,
+/// carriage returns and other control characters become escapes (`\n`, `\r`,
+/// `\u{1b}`). A script's text thus always stays inside its own record: it cannot start
+/// a line that poses as another record (with another tenant's id, say). The records
+/// returned with the outcome keep the text as the script wrote it.
+pub(crate) fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
+    // U+2028 and U+2029 are not control characters, but some log viewers break lines there.
+    let breaks = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+    if !message.chars().any(|c| c == '\\' || breaks(c)) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut line = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        match c {
+            '\\' => line.push_str("\\\\"),
+            '\n' => line.push_str("\\n"),
+            '\r' => line.push_str("\\r"),
+            '\t' => line.push_str("\\t"),
+            c if breaks(c) => line.push_str(&c.escape_unicode().to_string()),
+            c => line.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(line)
+}
+
+impl wit_host::Host for ExecState {
+    fn log(&mut self, level: wit_host::LogLevel, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            wit_host::LogLevel::Debug => LogLevel::Debug,
+            wit_host::LogLevel::Info => LogLevel::Info,
+            wit_host::LogLevel::Warn => LogLevel::Warn,
+            wit_host::LogLevel::Error => LogLevel::Error,
+        };
+        let tenant_id = self.context.tenant_id().unwrap_or("");
+        let request_id = self.context.request_id.as_deref().unwrap_or("");
+        let line = one_line(&message);
+        match level {
+            LogLevel::Debug => {
+                tracing::debug!(target: "jsruntime::script", tenant_id, request_id, "{line}")
+            }
+            LogLevel::Info => {
+                tracing::info!(target: "jsruntime::script", tenant_id, request_id, "{line}")
+            }
+            LogLevel::Warn => {
+                tracing::warn!(target: "jsruntime::script", tenant_id, request_id, "{line}")
+            }
+            LogLevel::Error => {
+                tracing::error!(target: "jsruntime::script", tenant_id, request_id, "{line}")
+            }
+        }
+        self.logs.push(level, message);
+        Ok(())
+    }
+
+    fn functions(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(self.host_fns.names())
+    }
+
+    async fn call(
+        &mut self,
+        name: String,
+        args_json: String,
+    ) -> wasmtime::Result<Result<String, wit_host::CallError>> {
+        // An execution that must stop starts no host function: its side effects would be
+        // for a caller that gets an error anyway. The guest ends here (a trap).
+        if let Some(interrupt) = self.interrupt() {
+            return Err(wasmtime::Error::new(interrupt));
+        }
+        if self.host_calls >= self.limits.host_calls {
+            // Ends the instance: a script cannot catch this and carry on.
+            return Err(wasmtime::Error::new(Interrupt::HostCallLimit));
+        }
+        self.host_calls += 1;
+        let Some(function) = self.host_fns.get(&name).cloned() else {
+            return Ok(Err(wit_host::CallError::UnknownFunction));
+        };
+        let args = match json::parse(&args_json) {
+            Ok(args) => args,
+            Err(JsonError::TooDeep) => {
+                return Ok(Err(wit_host::CallError::Failed(format!(
+                    "host.call({name}): the arguments nest arrays and objects deeper than \
+                     {MAX_JSON_DEPTH} levels"
+                ))))
+            }
+            Err(JsonError::Invalid(error)) => {
+                return Ok(Err(wit_host::CallError::Failed(format!(
+                    "host.call({name}): the arguments are not valid JSON: {error}"
+                ))))
+            }
+        };
+        let call = HostCall {
+            name: name.clone(),
+            args,
+            context: Arc::clone(&self.context),
+        };
+        let reply = self.host_caller.start(function(call));
+        // The epoch callback cannot stop the guest while it waits here: this wait ends at
+        // the deadline, on cancellation or at shutdown too, through the normal path, so
+        // the execution keeps its logs and stats.
+        let stopped = self.stopped();
+        let reply = tokio::select! {
+            biased;
+            reply = reply => reply,
+            interrupt = stopped => return Err(wasmtime::Error::new(interrupt)),
+        };
+        match reply {
+            Ok(HostReply::Value(value)) => Ok(Ok(value.to_string())),
+            Ok(HostReply::Failed(error)) => Ok(Err(wit_host::CallError::Failed(error.message))),
+            Ok(HostReply::Panicked(message)) => {
+                Err(wasmtime::Error::new(Interrupt::HostFnPanicked {
+                    name,
+                    message,
+                }))
+            }
+            // The caller's side is gone: its future was dropped, the execution with it.
+            Err(_) => Err(wasmtime::Error::new(Interrupt::Cancelled)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn log_text_stays_on_one_line() {
+        assert_eq!(one_line("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(
+            one_line("a\nINFO forged tenant_id=other\r\n"),
+            "a\\nINFO forged tenant_id=other\\r\\n"
+        );
+        assert_eq!(one_line("back\\slash\ttab"), "back\\\\slash\\ttab");
+        assert_eq!(one_line("\u{1b}[31mred"), "\\u{1b}[31mred");
+        assert_eq!(one_line("x\u{2028}y\u{85}z"), "x\\u{2028}y\\u{85}z");
+    }
+}

@@ -1,0 +1,170 @@
+//! One instance of the guest: the per-execution side of the sandbox, behind one boundary.
+//!
+//! An [`Instance`] is created fresh (from the `InstancePre`, through the pooling
+//! allocator), serves exactly one execution and is then destroyed. What it offers is
+//! the order an execution goes through: [`prepare`](Instance::prepare) (the context,
+//! limits, fuel and deadline), [`compile`](Instance::compile) and/or
+//! [`run`](Instance::run), and [`finish`](Instance::finish) (logs and usage). Nothing
+//! outside this module reaches into the store.
+
+mod imports;
+mod state;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
+use jsruntime_wasm::bindings::{Sandbox, SandboxPre};
+use tokio_util::sync::CancellationToken;
+use wasmtime::{Store, UpdateDeadline};
+
+use crate::error::ExecError;
+use crate::failure;
+use crate::host_fn::HostFns;
+use crate::outcome::LogRecord;
+
+pub(crate) use state::{Assignment, ExecState};
+
+/// Fuel between yields: a script burns at most this much on the caller's task before
+/// it yields and moves to a guest thread (see `offload`), about 150 µs of work, so a
+/// burst of executions delays the caller's other tasks by little more than their
+/// setup. (wasmtime cannot change the interval while the guest runs, so later slices
+/// yield as often; a yield costs about a microsecond.)
+const INLINE_SLICE_FUEL: u64 = 2_000_000;
+
+/// Fuel for instantiation, which runs no script; the execution's budget is set when it
+/// is prepared.
+const INSTANTIATION_FUEL: u64 = 1_000_000_000;
+
+/// What an execution used, read when it finishes.
+#[derive(Debug, Default)]
+pub(crate) struct Usage {
+    /// The `console.*` records it kept (plus the note on dropped ones).
+    pub(crate) logs: Vec<LogRecord>,
+    pub(crate) fuel_used: u64,
+    /// Peak linear memory.
+    pub(crate) memory_bytes: u64,
+    pub(crate) host_calls: u32,
+}
+
+/// A fresh or prepared instance. Dropping it destroys it (and counts that).
+pub(crate) struct Instance {
+    store: Store<ExecState>,
+    bindings: Sandbox,
+    /// Unique per instance over the runtime's life.
+    id: u64,
+    created: Instant,
+    destroyed: Arc<AtomicU64>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.destroyed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Instance {
+    /// Instantiates the guest. `destroyed` counts this instance when it is dropped.
+    pub(crate) async fn new(
+        pre: &SandboxPre<ExecState>,
+        host_fns: Arc<HostFns>,
+        shutdown: CancellationToken,
+        id: u64,
+        destroyed: Arc<AtomicU64>,
+    ) -> wasmtime::Result<Instance> {
+        let mut store = Store::new(pre.engine(), ExecState::idle(host_fns, shutdown));
+        store.limiter(|state| &mut state.limiter);
+        store.set_fuel(INSTANTIATION_FUEL)?;
+        store.epoch_deadline_callback(|context| match context.data().interrupt() {
+            Some(interrupt) => Err(wasmtime::Error::new(interrupt)),
+            // Yield every tick: the executor gets control back each millisecond.
+            None => Ok(UpdateDeadline::Yield(1)),
+        });
+        store.set_epoch_deadline(1);
+        let bindings = pre.instantiate_async(&mut store).await?;
+        Ok(Instance {
+            store,
+            bindings,
+            id,
+            created: Instant::now(),
+            destroyed,
+        })
+    }
+
+    /// Unique per instance over the runtime's life.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// When it was instantiated.
+    pub(crate) fn created(&self) -> Instant {
+        self.created
+    }
+
+    /// Linear memory in use so far (for a fresh instance: what the snapshot starts with).
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        self.store.data().limiter.peak_bytes as u64
+    }
+
+    /// Gives the instance its execution: context, limits, deadline, fuel budget.
+    pub(crate) fn prepare(&mut self, assignment: Assignment) -> Result<(), ExecError> {
+        let fuel = assignment.limits.fuel;
+        self.store.data_mut().assign(assignment);
+        let store = &mut self.store;
+        store
+            .set_fuel(fuel)
+            .and_then(|()| store.fuel_async_yield_interval(Some(INLINE_SLICE_FUEL)))
+            .map_err(|e| ExecError::Internal(format!("setting fuel: {e:#}")))?;
+        store.set_epoch_deadline(1);
+        Ok(())
+    }
+
+    /// Compiles `source` to bytecode inside the guest (the parser runs sandboxed too).
+    pub(crate) async fn compile(
+        &mut self,
+        name: &str,
+        source: &str,
+    ) -> Result<Arc<[u8]>, ExecError> {
+        let api = self.bindings.jsruntime_sandbox_engine();
+        let result = api.call_compile(&mut self.store, name, source).await;
+        let bytecode = self.classify(result)?;
+        Ok(Arc::from(bytecode))
+    }
+
+    /// Runs bytecode that this guest build compiled, and returns the result as JSON text.
+    pub(crate) async fn run(
+        &mut self,
+        name: &str,
+        bytecode: &[u8],
+        guest_limits: RunLimits,
+    ) -> Result<String, ExecError> {
+        let api = self.bindings.jsruntime_sandbox_engine();
+        let result = api
+            .call_run(&mut self.store, name, bytecode, guest_limits)
+            .await;
+        self.classify(result)
+    }
+
+    /// What the execution used, and its logs (taken: a second call finds none).
+    pub(crate) fn finish(&mut self) -> Usage {
+        let fuel_left = self.store.get_fuel().unwrap_or(0);
+        let state = self.store.data_mut();
+        Usage {
+            logs: state.take_logs(),
+            fuel_used: state.limits.fuel.saturating_sub(fuel_left),
+            memory_bytes: state.limiter.peak_bytes as u64,
+            host_calls: state.host_calls,
+        }
+    }
+
+    fn classify<T>(
+        &self,
+        result: wasmtime::Result<Result<T, failure::GuestFailure>>,
+    ) -> Result<T, ExecError> {
+        let state = self.store.data();
+        result
+            .map_err(|error| failure::from_trap(error, state.limiter.refused, &state.limits))?
+            .map_err(|failure| failure::from_failure(failure, &state.limits))
+    }
+}

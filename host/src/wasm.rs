@@ -1,0 +1,154 @@
+//! The wasmtime side, set up once per runtime: the engine (configured by
+//! [`jsruntime_wasm::engine_config`]), the guest component (compiled once, cached on
+//! disk), the linker and `InstancePre`, and the epoch ticker that gives timeouts and
+//! cancellation.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use jsruntime_wasm::bindings::{Sandbox, SandboxPre};
+use jsruntime_wasm::{EngineOptions, EPOCH_TICK};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::Engine;
+
+use crate::error::SetupError;
+use crate::guest::{GUEST_SHA256, GUEST_WASM};
+use crate::instance::ExecState;
+
+/// Engine, component and instance template. Dropping it stops the epoch ticker.
+pub(crate) struct WasmEngine {
+    pub(crate) pre: SandboxPre<ExecState>,
+    ticker: Ticker,
+}
+
+impl WasmEngine {
+    /// `slots`: instances that may exist at once (running plus ready).
+    pub(crate) fn new(slots: u32, component_cache_dir: Option<&Path>) -> Result<Self, SetupError> {
+        let config = jsruntime_wasm::engine_config(&EngineOptions::library(slots));
+        let engine =
+            Engine::new(&config).map_err(SetupError::wasmtime("configuring the engine"))?;
+        let component = load_component(&engine, component_cache_dir)?;
+        let mut linker = Linker::<ExecState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(SetupError::wasmtime("linking WASI"))?;
+        Sandbox::add_to_linker::<_, HasSelf<ExecState>>(&mut linker, |state| state)
+            .map_err(SetupError::wasmtime("linking the guest's imports"))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(SetupError::wasmtime("pre-instantiating the guest"))?;
+        let pre = SandboxPre::new(instance_pre)
+            .map_err(SetupError::wasmtime("checking the guest's exports"))?;
+        let ticker = Ticker::start(engine)?;
+        Ok(WasmEngine { pre, ticker })
+    }
+
+    /// Stops the epoch ticker and joins its thread. Guests still running are no longer
+    /// interrupted, so the runtime stops them first. Idempotent.
+    pub(crate) fn stop_ticker(&self) {
+        self.ticker.stop();
+    }
+}
+
+/// Compiling the guest with Cranelift takes seconds; a compiled copy is kept on disk,
+/// keyed by the guest's hash and the engine's compatibility hash (wasmtime version,
+/// settings, CPU features), so a different build never loads a stale artifact.
+fn load_component(engine: &Engine, cache_dir: Option<&Path>) -> Result<Component, SetupError> {
+    let Some(dir) = cache_dir else {
+        return Component::new(engine, GUEST_WASM)
+            .map_err(SetupError::wasmtime("compiling the guest"));
+    };
+    let path = cached_component_path(engine, dir);
+    if path.exists() {
+        // SAFETY: the file is one this function wrote (atomically, below) from a
+        // component wasmtime compiled with a compatible engine, as its name says;
+        // wasmtime itself checks the engine compatibility recorded inside it.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => return Ok(component),
+            Err(error) => tracing::warn!(
+                path = %path.display(),
+                %error,
+                "ignoring an unusable compiled guest in the cache; recompiling"
+            ),
+        }
+    }
+    let compiled = engine
+        .precompile_component(GUEST_WASM)
+        .map_err(SetupError::wasmtime("compiling the guest"))?;
+    if let Err(error) = write_atomically(dir, &path, &compiled) {
+        tracing::warn!(path = %path.display(), %error, "could not cache the compiled guest");
+    }
+    // SAFETY: `compiled` was produced just now by this engine.
+    unsafe { Component::deserialize(engine, &compiled) }
+        .map_err(SetupError::wasmtime("loading the compiled guest"))
+}
+
+fn cached_component_path(engine: &Engine, dir: &Path) -> PathBuf {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let engine_hash = hasher.finish();
+    dir.join(format!(
+        "guest-{}-{engine_hash:016x}.cwasm",
+        &GUEST_SHA256[..16]
+    ))
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// A thread that advances the engine's epoch every [`EPOCH_TICK`].
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Result<Self, SetupError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("jsruntime-epoch".into())
+            .spawn(move || {
+                while !stop_flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|source| SetupError::Thread {
+                what: "epoch ticker",
+                source,
+            })?;
+        Ok(Ticker {
+            stop,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
