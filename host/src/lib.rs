@@ -38,9 +38,10 @@
 // it. The guest's side of the contract and the engine settings are in `jsruntime-wasm`.
 //
 // leaves:         limits, error, context, outcome, json, guest, host_fn
-// services:       cache, metrics, config, request, failure, host_calls
+// services:       cache, config, request, failure, host_calls
 // one instance:   instance (state, imports)
 // shared parts:   wasm (engine, component, ticker), pool (leases), offload (guest threads)
+// counting:       metrics (over the pool's and the cache's stats)
 // the pipeline:   execute
 // the facade:     runtime
 mod cache;
