@@ -95,9 +95,11 @@ bench: guest
 
 ## soak: the soak test at length: 200,000 mixed executions from 100 tenants, checking
 ## every result and that RSS stays flat (prints its RSS samples). Takes a few minutes.
+## (It is one test of the `serial` binary, tests/serial/soak.rs.)
 .PHONY: soak
 soak: guest
-	JSRUNTIME_SOAK_EXECUTIONS=200000 $(CARGO) test --release -p jsruntime --test soak -- --nocapture
+	JSRUNTIME_SOAK_EXECUTIONS=200000 $(CARGO) test --release -p jsruntime --test serial -- \
+	  --exact soak::soak_mixed_executions_from_a_hundred_tenants --nocapture
 
 ## fuzz: libFuzzer on Runtime::execute_detailed (fuzz/fuzz_targets/execute.rs) for
 ## FUZZ_SECONDS (default 300), with the JS dictionary, starting from the seeds in

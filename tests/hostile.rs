@@ -23,17 +23,23 @@
 //! `output_bytes`, `host_calls`, `log_bytes`; a key a header leaves out takes the suite's
 //! default (see [`SUITE_DEFAULTS`]).
 //!
-//! Every failing script is collected and reported at once. Set
-//! `JSRUNTIME_HOSTILE_FILTER=substring` to run only the scripts whose file name contains
-//! it; run with `--nocapture` to see each script's outcome and time.
+//! Each script is a test of its own (libtest-mimic; this binary has `harness = false`),
+//! named by its file name without `.js`, so the usual filters work: `cargo test --release
+//! -p jsruntime --test hostile -- busy_loop` runs every script whose name contains
+//! `busy_loop`, `-- --exact busy_loop` only `busy_loop.js`. Every failing script is
+//! reported at the end, so one run shows them all. They run one at a time, in file-name
+//! order, on one shared runtime, unless `--test-threads` says otherwise. Setting
+//! `JSRUNTIME_HOSTILE_FILTER=substring` still keeps only the scripts whose name contains
+//! it; run with `--nocapture` to see each script's outcome, time and peak memory.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use jsruntime::{
     Config, ErrorKind, ExecContext, ExecError, ExecRequest, Execution, HostFnError, Runtime, MIB,
 };
+use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
 
 /// Where the scripts live.
@@ -445,48 +451,63 @@ fn suite_runtime() -> Runtime {
         .expect("the suite's runtime starts")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_scripts_end_as_their_headers_say() {
-    let runtime = suite_runtime();
-    let filter = std::env::var("JSRUNTIME_HOSTILE_FILTER").unwrap_or_default();
-    let paths = scripts();
-    assert!(
-        paths.len() >= 40,
-        "the suite should hold at least 40 scripts, found {} in {HOSTILE_DIR}",
-        paths.len()
-    );
+/// What every script's test shares: one tokio runtime, one suite runtime, and what the
+/// cleanliness probe gave before any script ran.
+struct Suite {
+    tokio: tokio::runtime::Runtime,
+    runtime: Runtime,
+    probe: ExecRequest,
+    clean: Value,
+}
 
-    let probe = ExecRequest::source(CLEANLINESS_PROBE);
-    let clean = runtime
-        .execute(&probe)
-        .await
-        .expect("the cleanliness probe runs")
-        .value;
-
-    let mut failures: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut ran = 0;
-    for path in &paths {
-        let case = match parse_case(path) {
-            Ok(case) => case,
-            Err(problem) => {
-                failures.insert(path.display().to_string(), vec![problem]);
-                continue;
-            }
-        };
-        if !case.name.contains(filter.as_str()) {
-            continue;
+/// The suite, started by the first test that needs it (so `--list` starts nothing); the
+/// others wait for it, so the probe always runs before the first script.
+fn suite() -> &'static Suite {
+    static SUITE: OnceLock<Suite> = OnceLock::new();
+    SUITE.get_or_init(|| {
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let runtime = tokio.block_on(async { suite_runtime() });
+        let probe = ExecRequest::source(CLEANLINESS_PROBE);
+        let clean = tokio
+            .block_on(runtime.execute(&probe))
+            .expect("the cleanliness probe runs")
+            .value;
+        Suite {
+            tokio,
+            runtime,
+            probe,
+            clean,
         }
-        ran += 1;
+    })
+}
+
+/// Runs one script and says what is wrong with how it ended, if anything, and with the
+/// runtime after it.
+fn run_script(path: &Path, verbose: bool) -> Result<(), Failed> {
+    let case = parse_case(path).map_err(|problem| format!("{}: {problem}", path.display()))?;
+    let Suite {
+        tokio,
+        runtime,
+        probe,
+        clean,
+    } = suite();
+    let problems = tokio.block_on(async {
         let started = Instant::now();
         let execution = runtime.execute_detailed(&request(&case)).await;
         let elapsed = started.elapsed();
-        eprintln!(
-            "{:<44} {:>5} ms {:>5} MiB  {}",
-            case.name,
-            elapsed.as_millis(),
-            execution.stats.memory_bytes / MIB,
-            describe(&execution.result)
-        );
+        if verbose {
+            eprintln!(
+                "{:<44} {:>5} ms {:>5} MiB  {}",
+                case.name,
+                elapsed.as_millis(),
+                execution.stats.memory_bytes / MIB,
+                describe(&execution.result)
+            );
+        }
         let mut problems = check(&case, &execution, elapsed);
 
         match runtime.execute(&ExecRequest::source("2 + 2")).await {
@@ -495,27 +516,65 @@ async fn hostile_scripts_end_as_their_headers_say() {
                 "the next execution (2 + 2) on the same runtime failed: {other:?}"
             )),
         }
-        match runtime.execute(&probe).await {
-            Ok(outcome) if outcome.value == clean => {}
+        match runtime.execute(probe).await {
+            Ok(outcome) if outcome.value == *clean => {}
             other => problems.push(format!(
                 "the next execution does not see a clean instance: {other:?}, expected {clean}"
             )),
         }
-        if !problems.is_empty() {
-            failures.insert(case.name.clone(), problems);
-        }
+        problems
+    });
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}:\n    {}", case.name, problems.join("\n    ")).into())
     }
-    eprintln!("{ran} hostile scripts ran, {} failed", failures.len());
+}
 
-    let report: Vec<String> = failures
-        .iter()
-        .map(|(name, problems)| format!("{name}:\n    {}", problems.join("\n    ")))
-        .collect();
-    assert!(
-        report.is_empty(),
-        "{} of {ran} hostile scripts failed:\n{}",
-        report.len(),
-        report.join("\n")
-    );
-    assert!(ran > 0, "no script matched the filter {filter:?}");
+/// One test per script, named by its file name without `.js`, in file-name order; run
+/// one at a time unless `--test-threads` says otherwise (the timeouts are checked
+/// against a wall clock, and the machine has two cores).
+fn main() {
+    let mut args = Arguments::from_args();
+    args.test_threads.get_or_insert(1);
+    // libtest-mimic never captures output: print each script's outcome, time and peak
+    // memory only when asked, as the old harness did with `--nocapture`.
+    let verbose = args.nocapture;
+    let filter = std::env::var("JSRUNTIME_HOSTILE_FILTER").unwrap_or_default();
+    let paths = scripts();
+
+    let mut trials = vec![Trial::test("the_suite_holds_at_least_40_scripts", {
+        let count = paths.len();
+        move || {
+            assert!(
+                count >= 40,
+                "the suite should hold at least 40 scripts, found {count} in {HOSTILE_DIR}"
+            );
+            Ok(())
+        }
+    })];
+    let mut ran = 0;
+    for path in paths {
+        // The old harness's filter, matched as it was against the whole file name.
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !file_name.contains(filter.as_str()) {
+            continue;
+        }
+        let name = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ran += 1;
+        trials.push(Trial::test(name, move || run_script(&path, verbose)));
+    }
+    if ran == 0 {
+        trials.push(Trial::test("a_script_matches_the_filter", move || {
+            assert!(ran > 0, "no script matched the filter {filter:?}");
+            Ok(())
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
 }

@@ -1,34 +1,85 @@
-//! Soak: N executions (`JSRUNTIME_SOAK_EXECUTIONS`, default 5,000; `make soak` runs
-//! 200,000) from 100 tenants, 16 at a time, mixing successes, host calls, thrown errors,
-//! timeouts and memory-limit hits. Every result is checked, and the process's RSS is
-//! sampled every N/20 executions: it must not grow more than 10% between the sample at
-//! 10% of N and the last one. Samples are taken at rest (the running executions are
-//! let finish, and the pool thread destroy their instances, first), so they compare like
-//! with like, and only after a warm-up of 1,000
-//! executions (checked too, not counted in N) that lets every pool slot reach its
-//! resident size.
+//! Soak and stress, one test at two sizes ([`mixed_executions`] with a [`Run`]): N
+//! executions from many tenants, 16 at a time, mixing successes, host calls or JSON work,
+//! thrown errors, timeouts and memory-limit hits. Every result is checked (no execution
+//! sees another's state), then the metrics' totals per error kind, a compile cache of
+//! five entries and a pool whose books balance; and the process's RSS is sampled every
+//! N/20 executions: it must not grow more than 10% between the sample at 10% of N and
+//! the last one. Samples are taken at rest (the running executions are let finish, and
+//! the pool thread destroy their instances, first), so they compare like with like.
+//!
+//! - [`STRESS`]: 10,000 executions from 50 tenants, 64 MiB each (8 for the hogs): 60%
+//!   successes, 18% JSON work, 10% thrown errors, 10% timeouts, 2% memory-limit hits;
+//!   the RSS baseline is after the first 1,000.
+//! - soak ([`soak_run`]): N executions (`JSRUNTIME_SOAK_EXECUTIONS`, default 5,000;
+//!   `make soak` runs 200,000) from 100 tenants, 32 MiB each (8 for the hogs): 55%
+//!   successes, 25% host calls, 10% thrown errors, 5% timeouts, 5% memory-limit hits;
+//!   measured only after a warm-up of 1,000 executions (checked too, not counted in N)
+//!   that lets every pool slot reach its resident size.
 //!
 //! The sources are few and fixed; what varies per execution (tenant, request id) travels
-//! in the context, so the compile cache does not grow with the run. One test per
-//! binary: it measures the process's RSS.
+//! in the context, so the compile cache does not grow with the run. They measure the
+//! process's RSS, so they run alone (see `tests/serial/main.rs`).
 
-mod common;
-
-use common::{pool_at_rest, rss_bytes};
+use crate::common::{pool_at_rest, rss_bytes};
 use std::time::{Duration, Instant};
 
 use jsruntime::{Config, ErrorKind, ExecContext, ExecRequest, HostFnError, Runtime, Tenant, MIB};
 use serde_json::json;
 
+/// The soak's N when `JSRUNTIME_SOAK_EXECUTIONS` is not set.
 const DEFAULT_EXECUTIONS: usize = 5_000;
-const TENANTS: usize = 100;
 const CONCURRENCY: usize = 16;
 /// RSS may grow at most this much between the sample at 10% of the run and the last.
 const MAX_GROWTH: f64 = 0.10;
-/// Executions run (and checked) before the measured ones, so that every pool slot has
-/// held each kind of execution once and the process's RSS has reached its plateau; they
-/// are not counted in N.
-const WARM_UP: usize = 1_000;
+
+/// One size and mix of the test.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// Prefixes what the run prints.
+    name: &'static str,
+    /// N: the measured executions.
+    executions: usize,
+    /// Executions run (and checked) before the measured ones, so that every pool slot
+    /// has held each kind of execution once and the process's RSS has reached its
+    /// plateau; they are not counted in N.
+    warm_up: usize,
+    tenants: usize,
+    /// The kind of execution `i` (warm-up included).
+    mix: fn(usize) -> Kind,
+    /// The memory limit of every execution but the hogs (which get 8 MiB).
+    memory_bytes: u64,
+}
+
+impl Run {
+    /// How many of the run's executions, warm-up included, are of `kind`.
+    fn count(&self, kind: Kind) -> u64 {
+        (0..self.warm_up + self.executions)
+            .filter(|&i| (self.mix)(i) == kind)
+            .count() as u64
+    }
+}
+
+/// 10,000 executions from 50 tenants, no warm-up.
+const STRESS: Run = Run {
+    name: "stress",
+    executions: 10_000,
+    warm_up: 0,
+    tenants: 50,
+    mix: stress_kind_of,
+    memory_bytes: 64 * MIB,
+};
+
+/// N executions (`JSRUNTIME_SOAK_EXECUTIONS`) from 100 tenants after 1,000 of warm-up.
+fn soak_run() -> Run {
+    Run {
+        name: "soak",
+        executions: executions(),
+        warm_up: 1_000,
+        tenants: 100,
+        mix: soak_kind_of,
+        memory_bytes: 32 * MIB,
+    }
+}
 
 /// Returns its tenant, its request number doubled, and whether it saw state left
 /// behind by an earlier execution (it must not).
@@ -40,6 +91,9 @@ const HOST_CALLS: &str = "const n = Number(context.requestID); \
      const a = host.call('tenant.record', { tenant: context.tenantID, n }); \
      const b = host.call('tenant.record', { tenant: context.tenantID, n: n + 1 }); \
      [a, b, JSON.parse(JSON.stringify({ list: [1, 2, 3].map(x => x * n) }))]";
+/// Returns its tenant and a list computed from its request number, through JSON.
+const JSON_WORK: &str = "JSON.parse(JSON.stringify({ tenant: context.tenantID, \
+     list: [1, 2, 3].map(x => x * Number(context.requestID)) }))";
 const THROWS: &str = "throw new Error('failed ' + context.requestID)";
 const SPINS: &str = "while (true) {}";
 const HOGS: &str =
@@ -49,20 +103,33 @@ const HOGS: &str =
 enum Kind {
     Normal,
     HostCalls,
+    Json,
     Throws,
     Spins,
     Hogs,
 }
 
-/// The kind of execution `i`: 55% plain successes, 25% host calls, 10% thrown errors,
+/// The soak's kind of execution `i`: 55% plain successes, 25% host calls, 10% thrown errors,
 /// 5% timeouts, 5% memory-limit hits (all deterministic, so the totals are known).
-fn kind_of(i: usize) -> Kind {
+fn soak_kind_of(i: usize) -> Kind {
     match i % 20 {
         0..=10 => Kind::Normal,
         11..=15 => Kind::HostCalls,
         16 | 17 => Kind::Throws,
         18 => Kind::Spins,
         _ => Kind::Hogs,
+    }
+}
+
+/// The stress test's kind of execution `i`: 60% plain successes, 18% JSON work, 10%
+/// thrown errors, 10% timeouts, 2% memory-limit hits.
+fn stress_kind_of(i: usize) -> Kind {
+    match i % 10 {
+        0..=5 => Kind::Normal,
+        6 => Kind::Throws,
+        7 => Kind::Spins,
+        8 if i % 50 == 8 => Kind::Hogs,
+        _ => Kind::Json,
     }
 }
 
@@ -79,20 +146,21 @@ fn executions() -> usize {
 }
 
 /// Runs execution `i` and checks its result; `Err` says what was wrong.
-async fn run_one(runtime: &Runtime, i: usize) -> Result<(), String> {
-    let tenant = format!("tenant-{}", i % TENANTS);
+async fn run_one(runtime: &Runtime, run: Run, i: usize) -> Result<(), String> {
+    let tenant = format!("tenant-{}", i % run.tenants);
     let context = ExecContext::default()
         .with_tenant(Tenant {
             id: tenant.clone(),
             name: None,
         })
         .with_request_id(i.to_string());
-    let kind = kind_of(i);
+    let kind = (run.mix)(i);
     let (source, timeout, memory) = match kind {
-        Kind::Normal => (NORMAL, Duration::from_secs(20), 32 * MIB),
-        Kind::HostCalls => (HOST_CALLS, Duration::from_secs(20), 32 * MIB),
-        Kind::Throws => (THROWS, Duration::from_secs(20), 32 * MIB),
-        Kind::Spins => (SPINS, Duration::from_millis(10), 32 * MIB),
+        Kind::Normal => (NORMAL, Duration::from_secs(20), run.memory_bytes),
+        Kind::HostCalls => (HOST_CALLS, Duration::from_secs(20), run.memory_bytes),
+        Kind::Json => (JSON_WORK, Duration::from_secs(20), run.memory_bytes),
+        Kind::Throws => (THROWS, Duration::from_secs(20), run.memory_bytes),
+        Kind::Spins => (SPINS, Duration::from_millis(10), run.memory_bytes),
         Kind::Hogs => (HOGS, Duration::from_secs(20), 8 * MIB),
     };
     let request = ExecRequest::source(source)
@@ -112,6 +180,7 @@ async fn run_one(runtime: &Runtime, i: usize) -> Result<(), String> {
                     { "list": [n, 2 * n, 3 * n] },
                 ]))
         }
+        Kind::Json => result == Ok(json!({ "tenant": tenant, "list": [n, 2 * n, 3 * n] })),
         Kind::Throws => result.as_ref().is_err_and(|error| {
             error.kind() == ErrorKind::Exception
                 && error.script_error().map(|e| e.message.as_str()) == Some(&format!("failed {i}"))
@@ -132,7 +201,7 @@ async fn run_one(runtime: &Runtime, i: usize) -> Result<(), String> {
     }
 }
 
-fn soak_runtime() -> Runtime {
+fn mixed_runtime() -> Runtime {
     Runtime::builder()
         .config(Config {
             max_concurrency: CONCURRENCY as u32,
@@ -151,11 +220,26 @@ fn soak_runtime() -> Runtime {
         .expect("runtime starts")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn soak_mixed_executions_from_a_hundred_tenants() {
-    let total = executions();
+#[test]
+fn ten_thousand_mixed_executions_from_fifty_tenants() {
+    // What the metrics must count for this mix (checked against them in the run).
+    assert_eq!(STRESS.count(Kind::Spins), 1_000);
+    assert_eq!(STRESS.count(Kind::Throws), 1_000);
+    assert_eq!(STRESS.count(Kind::Hogs), 200);
+    crate::alone(mixed_executions(STRESS));
+}
+
+#[test]
+fn soak_mixed_executions_from_a_hundred_tenants() {
+    crate::alone(mixed_executions(soak_run()));
+}
+
+async fn mixed_executions(run: Run) {
+    let name = run.name;
+    let total = run.executions;
+    let warm_up = run.warm_up;
     let sample_every = total / 20;
-    let runtime = soak_runtime();
+    let runtime = mixed_runtime();
     let mut started = Instant::now();
 
     let mut samples: Vec<(usize, u64)> = Vec::new();
@@ -177,23 +261,23 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
     // Finished tasks are reaped as the run goes, so the harness holds nothing in
     // proportion to the number of executions.
     let mut running = tokio::task::JoinSet::new();
-    for i in 0..WARM_UP + total {
+    for i in 0..warm_up + total {
         while running.len() >= CONCURRENCY {
             note(running.join_next().await.expect("a running task"));
         }
-        if i == WARM_UP {
+        if warm_up > 0 && i == warm_up {
             while let Some(done) = running.join_next().await {
                 note(done);
             }
             eprintln!(
-                "soak: warm-up of {WARM_UP} executions took {:.1} s, RSS {:.1} MiB",
+                "{name}: warm-up of {warm_up} executions took {:.1} s, RSS {:.1} MiB",
                 started.elapsed().as_secs_f64(),
                 rss_bytes() as f64 / MIB as f64
             );
             started = Instant::now();
         }
-        let measured = i.saturating_sub(WARM_UP);
-        if i > WARM_UP && measured % sample_every == 0 {
+        let measured = i.saturating_sub(warm_up);
+        if i > warm_up && measured % sample_every == 0 {
             // Sampled at rest (nothing running), so every sample measures the same
             // state: what the run has left behind, not what is in flight.
             while let Some(done) = running.join_next().await {
@@ -202,14 +286,14 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
             pool_at_rest(&runtime).await;
             let rss = rss_bytes();
             eprintln!(
-                "soak: {measured:>9} executions  {:>8.1} s  RSS {:>7.1} MiB",
+                "{name}: {measured:>9} executions  {:>8.1} s  RSS {:>7.1} MiB",
                 started.elapsed().as_secs_f64(),
                 rss as f64 / MIB as f64
             );
             samples.push((measured, rss));
         }
         let runtime = runtime.clone();
-        running.spawn(async move { run_one(&runtime, i).await });
+        running.spawn(async move { run_one(&runtime, run, i).await });
     }
     while let Some(done) = running.join_next().await {
         note(done);
@@ -219,14 +303,14 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
     let rss = rss_bytes();
     samples.push((total, rss));
     eprintln!(
-        "soak: {total:>9} executions  {:>8.1} s  RSS {:>7.1} MiB (end)",
+        "{name}: {total:>9} executions  {:>8.1} s  RSS {:>7.1} MiB (end)",
         duration.as_secs_f64(),
         rss as f64 / MIB as f64
     );
 
     let metrics = runtime.metrics().await;
     eprintln!(
-        "soak: {total} executions in {:.1} s ({:.0}/s); {metrics:?}",
+        "{name}: {total} executions in {:.1} s ({:.0}/s); {metrics:?}",
         duration.as_secs_f64(),
         total as f64 / duration.as_secs_f64()
     );
@@ -237,8 +321,7 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
         wrong.join("\n")
     );
 
-    let all = WARM_UP + total;
-    let count = |kind: Kind| (0..all).filter(|&i| kind_of(i) == kind).count() as u64;
+    let all = warm_up + total;
     assert_eq!(metrics.executions_total, all as u64);
     assert_eq!(
         metrics
@@ -246,11 +329,11 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
             .get("exception")
             .copied()
             .unwrap_or(0),
-        count(Kind::Throws)
+        run.count(Kind::Throws)
     );
     assert_eq!(
         metrics.errors_by_kind.get("timeout").copied().unwrap_or(0),
-        count(Kind::Spins)
+        run.count(Kind::Spins)
     );
     assert_eq!(
         metrics
@@ -258,7 +341,7 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
             .get("memory_limit")
             .copied()
             .unwrap_or(0),
-        count(Kind::Hogs)
+        run.count(Kind::Hogs)
     );
     assert_eq!(
         metrics.cache.entries, 5,
@@ -280,7 +363,7 @@ async fn soak_mixed_executions_from_a_hundred_tenants() {
         .expect("a sample at 10% of the run");
     let growth = rss as f64 / baseline as f64 - 1.0;
     eprintln!(
-        "soak: RSS {:.1} MiB after {at} executions, {:.1} MiB after {total}: {:+.1}%",
+        "{name}: RSS {:.1} MiB after {at} executions, {:.1} MiB after {total}: {:+.1}%",
         baseline as f64 / MIB as f64,
         rss as f64 / MIB as f64,
         growth * 100.0

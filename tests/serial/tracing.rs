@@ -1,6 +1,7 @@
 //! Every execution runs in a `tracing` span, and console output becomes `tracing`
-//! events. Alone in its binary: `tracing` caches per call site whether anyone listens,
-//! so a test running at the same time without a subscriber could hide the span.
+//! events. Runs alone (see `tests/serial/main.rs`): `tracing` caches per call site
+//! whether anyone listens, so a test running at the same time without a subscriber could
+//! hide the span.
 
 use jsruntime::{Config, ExecContext, ExecRequest, Runtime, Tenant};
 
@@ -31,6 +32,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 
 #[test]
 fn every_execution_runs_in_a_span_and_console_output_is_traced() {
+    let _alone = crate::one_at_a_time();
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(captured.clone())

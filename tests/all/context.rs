@@ -1,11 +1,9 @@
 //! End-to-end tests of the caller's context, tenant isolation, `console` and host
 //! functions (a port of the original Go tests, plus the host-function contract).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     assert_still_works, assert_type_error, expect_exception, expect_kind, run, run_ok, run_request,
     runtime, HUGE_FUEL, PROMPT,
 };

@@ -1,11 +1,9 @@
 //! End-to-end tests of sandboxed execution: errors, limits, cancellation, concurrency,
 //! result values, stats and the compile cache.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     assert_still_works, assert_type_error, expect_exception, expect_kind, expect_syntax, run,
     run_ok, run_request, runtime, HUGE_FUEL, PROMPT,
 };
