@@ -356,6 +356,14 @@ fn settle<'js>(
                 ErrorOrigin::Run,
             ))
         }
+        // Running out of memory can break a chain of promises (the job that would
+        // have settled the next one could not be created): the result never settles
+        // because the run failed for lack of memory, and that is what it is.
+        rquickjs::promise::PromiseState::Pending
+            if Exhaustion::now().out_of_memory != before.out_of_memory =>
+        {
+            Err(Failure::OutOfMemory)
+        }
         rquickjs::promise::PromiseState::Pending => Err(Failure::Exception(ErrorInfo {
             name: Some("Error".to_owned()),
             message: "the script returned a promise that never settles (nothing left to wait for)"
@@ -421,8 +429,8 @@ fn classify<'js>(
 
 #[cfg(test)]
 mod tests {
-    use super::Failure;
-    use crate::testing::{run, run_ok, Fake};
+    use super::{Failure, RunLimits};
+    use crate::testing::{run, run_ok, run_with, Fake, LIMITS};
 
     #[test]
     fn the_run_context_has_no_eval() {
@@ -443,6 +451,19 @@ mod tests {
         );
         assert_eq!(result, "42");
         assert_eq!(fake.logs().len(), 1);
+    }
+
+    #[test]
+    fn an_endless_promise_chain_under_a_heap_limit_is_out_of_memory() {
+        let source = "function next() { return Promise.resolve().then(next); } next();";
+        let limits = RunLimits {
+            heap_bytes: 8 * 1024 * 1024,
+            ..LIMITS
+        };
+        assert_eq!(
+            run_with(&Fake::default(), source, limits),
+            Err(Failure::OutOfMemory)
+        );
     }
 
     #[test]

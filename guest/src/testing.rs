@@ -116,7 +116,7 @@ impl Services for Fake {
 }
 
 /// Limits roomy enough for any test script, below the test thread's own stack.
-const LIMITS: RunLimits = RunLimits {
+pub const LIMITS: RunLimits = RunLimits {
     heap_bytes: 64 * 1024 * 1024,
     stack_bytes: 512 * 1024,
     output_bytes: 1024 * 1024,
@@ -125,10 +125,15 @@ const LIMITS: RunLimits = RunLimits {
 /// Compiles and runs `source` (as `test.js`) in a fresh engine, as one execution of a
 /// fresh instance would, with a clone of `fake` as its services.
 pub fn run(fake: &Fake, source: &str) -> Result<String, Failure> {
+    run_with(fake, source, LIMITS)
+}
+
+/// [`run`] under other limits.
+pub fn run_with(fake: &Fake, source: &str, limits: RunLimits) -> Result<String, Failure> {
     let engine = Engine::new().map_err(Failure::Internal)?;
     let bytecode = engine.compile("test.js", source)?;
     services::install(Rc::new(fake.clone()));
-    engine.run(&bytecode, "test.js", LIMITS)
+    engine.run(&bytecode, "test.js", limits)
 }
 
 /// [`run`], for a script that must succeed: its completion value's JSON.
