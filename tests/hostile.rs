@@ -419,9 +419,10 @@ fn scripts() -> Vec<PathBuf> {
 
 fn suite_runtime() -> Runtime {
     Runtime::builder()
-        .config(Config {
-            max_concurrency: 4,
-            ..Config::default()
+        .config({
+            let mut value = Config::default();
+            value.max_concurrency = 4;
+            value
         })
         // Returns its argument unchanged.
         .host_fn("echo", |call| async move { Ok(call.args) })

@@ -44,9 +44,10 @@ fn harness() -> &'static Harness {
         let runtime = tokio
             .block_on(async {
                 Runtime::builder()
-                    .config(Config {
-                        max_concurrency: 2,
-                        ..Config::default()
+                    .config({
+                        let mut value = Config::default();
+                        value.max_concurrency = 2;
+                        value
                     })
                     .host_fn("echo", move |call| {
                         let id = call.context.request_id.clone().unwrap_or_default();

@@ -70,9 +70,10 @@ async fn a_repeated_script_hits_more_than_99_percent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_is_bounded_by_bytes_and_keyed_by_name_and_source() {
-    let runtime = runtime_with(Config {
-        cache_bytes: 16 * 1024,
-        ..Config::default()
+    let runtime = runtime_with({
+        let mut value = Config::default();
+        value.cache_bytes = 16 * 1024;
+        value
     });
     for i in 0..200 {
         let source = format!(

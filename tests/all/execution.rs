@@ -363,11 +363,14 @@ async fn lone_surrogate_becomes_the_replacement_character() {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_limits_are_an_internal_error_naming_the_limit() {
+async fn invalid_limits_are_an_invalid_request_naming_the_limit() {
     let rt = runtime();
     let request = ExecRequest::source("1").memory_bytes(1024);
-    match expect_kind(run_request(&rt, request).await, ErrorKind::Internal) {
-        ExecError::Internal(message) => assert!(message.contains("memory limit"), "{message}"),
+    // The caller's mistake, told apart from a failure of the runtime (`internal`).
+    match expect_kind(run_request(&rt, request).await, ErrorKind::InvalidRequest) {
+        ExecError::InvalidRequest(message) => {
+            assert!(message.contains("memory limit"), "{message}")
+        }
         other => unreachable!("{other:?}"),
     }
     assert_still_works(&rt).await;
@@ -437,24 +440,27 @@ fn invalid_configurations_are_refused_with_a_clear_error() {
     use jsruntime::{Config, Runtime, SetupError};
     let cases = [
         (
-            Config {
-                max_concurrency: 0,
-                ..Config::default()
+            {
+                let mut value = Config::default();
+                value.max_concurrency = 0;
+                value
             },
             "max_concurrency",
         ),
         (
-            Config {
-                guest_threads: 0,
-                ..Config::default()
+            {
+                let mut value = Config::default();
+                value.guest_threads = 0;
+                value
             },
             "guest_threads",
         ),
         (
-            Config {
-                max_concurrency: u32::MAX,
-                prewarm: u32::MAX,
-                ..Config::default()
+            {
+                let mut value = Config::default();
+                value.max_concurrency = u32::MAX;
+                value.prewarm = u32::MAX;
+                value
             },
             "overflows",
         ),
@@ -495,14 +501,16 @@ async fn each_limit_setter_of_a_request_takes_effect() {
     assert!(note.message.contains("dropped"), "{:?}", note.message);
 
     // A whole set of overrides at once.
-    let request = ExecRequest::source("'x'.repeat(100)").limits(LimitOverrides {
-        output_bytes: Some(16),
-        ..LimitOverrides::default()
+    let request = ExecRequest::source("'x'.repeat(100)").limits({
+        let mut value = LimitOverrides::default();
+        value.output_bytes = Some(16);
+        value
     });
     expect_kind(run_request(&rt, request).await, ErrorKind::OutputLimit);
-    let request = ExecRequest::source("while (true) {}").limits(LimitOverrides {
-        fuel: Some(1_000_000),
-        ..LimitOverrides::default()
+    let request = ExecRequest::source("while (true) {}").limits({
+        let mut value = LimitOverrides::default();
+        value.fuel = Some(1_000_000);
+        value
     });
     expect_kind(run_request(&rt, request).await, ErrorKind::OutOfFuel);
 }

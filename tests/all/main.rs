@@ -12,9 +12,12 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admission;
 mod boundary;
 mod cache_metrics;
 mod cli;
+mod closing;
 mod context;
 mod execution;
+mod host_functions;
 mod pool;

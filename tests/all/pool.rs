@@ -7,13 +7,11 @@ use std::time::{Duration, Instant};
 use jsruntime::{CancellationToken, Config, ErrorKind, ExecRequest, PoolStats, Runtime};
 
 fn runtime(max_concurrency: u32, prewarm: u32, max_idle_age: Duration) -> Runtime {
-    Runtime::new(Config {
-        max_concurrency,
-        prewarm,
-        max_idle_age,
-        ..Config::default()
-    })
-    .expect("runtime starts")
+    let mut config = Config::default();
+    config.max_concurrency = max_concurrency;
+    config.prewarm = prewarm;
+    config.max_idle_age = max_idle_age;
+    Runtime::new(config).expect("runtime starts")
 }
 
 /// Waits until no execution runs or waits (background refills may still be in flight).
@@ -90,7 +88,8 @@ async fn a_used_instance_is_never_handed_out_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_instances_past_their_age_are_replaced() {
-    let runtime = runtime(4, 2, Duration::from_millis(40));
+    // The shortest age accepted, so replacements come quickly.
+    let runtime = runtime(4, 2, jsruntime::MIN_IDLE_AGE);
     let stats = eventually(&runtime, |s| s.created >= 5 && s.destroyed >= 3).await;
     // Two were made at start and replaced several times since, without any execution.
     assert!(stats.created >= 5, "{stats:?}");

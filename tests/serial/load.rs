@@ -10,9 +10,10 @@ use jsruntime::{Config, ExecRequest, Runtime};
 #[test]
 fn a_thousand_busy_scripts_do_not_starve_a_10ms_timer() {
     crate::alone(async {
-        let runtime = Runtime::new(Config {
-            max_concurrency: 250,
-            ..Config::default()
+        let runtime = Runtime::new({
+            let mut value = Config::default();
+            value.max_concurrency = 250;
+            value
         })
         .expect("runtime starts");
 

@@ -203,9 +203,10 @@ async fn run_one(runtime: &Runtime, run: Run, i: usize) -> Result<(), String> {
 
 fn mixed_runtime() -> Runtime {
     Runtime::builder()
-        .config(Config {
-            max_concurrency: CONCURRENCY as u32,
-            ..Config::default()
+        .config({
+            let mut value = Config::default();
+            value.max_concurrency = CONCURRENCY as u32;
+            value
         })
         // Refuses another tenant's record, as a real host function would.
         .host_fn("tenant.record", |call| async move {

@@ -98,3 +98,53 @@ fn every_execution_runs_in_a_span_and_console_output_is_traced() {
         "{moved_line}"
     );
 }
+
+#[test]
+fn console_text_cannot_forge_log_lines() {
+    let _alone = crate::one_at_a_time();
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        tokio.block_on(async {
+            let runtime = runtime();
+            let context = ExecContext::default().with_tenant(Tenant {
+                id: "tenant-42".into(),
+                name: None,
+            });
+            let forged = "console.log('first\\n2026-12-02T00:00:00Z  INFO jsruntime::script: \
+                          forged tenant_id=\"other\"\\r\\nmore'); 1";
+            let outcome = runtime
+                .execute(&ExecRequest::source(forged).context(context))
+                .await
+                .expect("runs");
+            // The outcome keeps the text as the script wrote it.
+            assert!(outcome.logs[0].message.contains('\n'));
+        });
+    });
+    let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("forged"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "the script's text stays on one line: {text}"
+    );
+    assert!(lines[0].contains("tenant-42"), "{}", lines[0]);
+    assert!(lines[0].contains("first\\n2026"), "{}", lines[0]);
+    assert!(
+        !text
+            .lines()
+            .any(|line| line.starts_with("2026-12-02T00:00:00Z")),
+        "{text}"
+    );
+}
