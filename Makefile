@@ -15,7 +15,9 @@ GUEST_WASM    := $(CURDIR)/target/jsruntime-guest.wasm
 GUEST_COMMITTED := $(CURDIR)/host/guest/jsruntime-guest.wasm
 GUEST_TOOLCHAIN := $(CURDIR)/host/guest/TOOLCHAIN
 DEBIAN_PKGS   := clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc
-GUEST_SOURCES := $(shell find guest/src guest/vendor wit -type f 2>/dev/null) guest/Cargo.toml
+GUEST_SOURCES := $(shell find guest/src guest/vendor guest/asm wit -type f 2>/dev/null) \
+                 guest/Cargo.toml guest/Cargo.lock guest/build.rs guest/.cargo/config.toml
+WIZEN_SOURCES := $(shell find tools/wizen -type f 2>/dev/null)
 CARGO         ?= cargo
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
@@ -66,7 +68,7 @@ guest: $(GUEST_WASM)
 $(GUEST_RAW): $(WASI_SDK_DIR)/.ready $(GUEST_SOURCES)
 	@echo "==> building the guest component (QuickJS via javy, wasm32-wasip2)"
 	cd guest && $(GUEST_CARGO) build $(GUEST_CARGO_ARGS)
-$(GUEST_WASM): $(GUEST_RAW)
+$(GUEST_WASM): $(GUEST_RAW) $(WIZEN_SOURCES)
 	@echo "==> pre-initializing the guest with Wizer"
 	$(CARGO) run --release -q -p jsruntime-wizen -- $(GUEST_RAW) $@
 
