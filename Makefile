@@ -110,6 +110,7 @@ guest-toolchain:
 ## workspace's target directory, so it reuses the wasmtime `host-test` compiled. It uses
 ## the committed guest, as a service would (JSRUNTIME_GUEST_WASM unset).
 EMBED_LOG := $(BUILD)/embed-build.log
+WORKSPACE_TARGET := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 .PHONY: embed-test
 LOCK_VERSIONS = awk '/^name = /{n=$$3} /^version = /{print n, $$3}' $(1) | grep -v '"jsruntime-embed-example"' | sort
 embed-test:
@@ -119,14 +120,14 @@ embed-test:
 	  echo "error: examples/embed/Cargo.lock has versions the workspace's Cargo.lock does not:"; \
 	  echo "$$stray" | sed 's/^/         /'; echo "       Run \`make embed-lock\` and commit it."; exit 1; fi
 	@mkdir -p $(BUILD); set -o pipefail; \
-	built=$$(ls target/release/.fingerprint 2>/dev/null | grep -c '^wasmtime-[0-9a-f]*$$'); \
+	built=$$(ls $(WORKSPACE_TARGET)/release/.fingerprint 2>/dev/null | grep -c '^wasmtime-[0-9a-f]*$$'); \
 	( cd examples/embed && env -u JSRUNTIME_GUEST_WASM $(CARGO) build --release --locked \
-	  --target-dir ../../target ) 2>&1 | tee $(EMBED_LOG) || { \
+	  --target-dir $(WORKSPACE_TARGET) ) 2>&1 | tee $(EMBED_LOG) || { \
 	  echo "error: examples/embed did not build. If its Cargo.lock is behind the workspace's, run \`make embed-lock\`."; exit 1; }; \
 	if [ "$$built" -gt 0 ] && grep -q 'Compiling wasmtime v' $(EMBED_LOG); then \
 	  echo "error: examples/embed compiled wasmtime a second time: its dependency versions,"; \
 	  echo "       features or release profile differ from the workspace's. Run \`make embed-lock\`."; exit 1; fi
-	./target/release/jsruntime-embed-example
+	$(WORKSPACE_TARGET)/release/jsruntime-embed-example
 
 ## embed-lock: examples/embed/Cargo.lock from the workspace's (same versions everywhere).
 .PHONY: embed-lock
