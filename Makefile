@@ -9,10 +9,27 @@ WASI_SDK_DIR  := $(BUILD)/wasi-sdk
 GUEST_TARGET  := $(CURDIR)/target/guest
 GUEST_RAW     := $(GUEST_TARGET)/wasm32-wasip2/release/jsruntime_guest.wasm
 GUEST_WASM    := $(CURDIR)/target/jsruntime-guest.wasm
+# The pre-initialized guest the host crate embeds by default: committed, so a service can
+# depend on jsruntime with cargo alone. `make check-guest` (run by `make test`) proves it
+# is what these sources build; `make update-guest` refreshes it.
+GUEST_COMMITTED := $(CURDIR)/host/guest/jsruntime-guest.wasm
+GUEST_TOOLCHAIN := $(CURDIR)/host/guest/TOOLCHAIN
 DEBIAN_PKGS   := clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc
-GUEST_SOURCES := $(shell find guest/src guest/vendor wit -type f 2>/dev/null) guest/Cargo.toml
+GUEST_SOURCES := $(shell find guest/src guest/vendor guest/asm wit -type f 2>/dev/null) \
+                 guest/Cargo.toml guest/Cargo.lock guest/build.rs guest/.cargo/config.toml
+WIZEN_SOURCES := $(shell find tools/wizen -type f 2>/dev/null)
 CARGO         ?= cargo
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
+# A guest build that is the same bytes in any directory, on any machine with the same
+# toolchain: the checkout and CARGO_HOME are renamed in every path the build records
+# (Rust panic locations; C __FILE__s). rquickjs-sys's build script overwrites CFLAGS, so
+# the C flags go in the target-specific variable, which the cc crate adds to CFLAGS.
+# --config joins these rustflags to guest/.cargo/config.toml's (RUSTFLAGS would replace them).
+GUEST_RUSTFLAGS := target.wasm32-wasip2.rustflags=["--remap-path-prefix=$(CURDIR)=/jsruntime","--remap-path-prefix=$(CARGO_HOME_DIR)=/cargo"]
+GUEST_CFLAGS    := -ffile-prefix-map=$(CURDIR)=/jsruntime -ffile-prefix-map=$(CARGO_HOME_DIR)=/cargo
+GUEST_CARGO     := CFLAGS_wasm32_wasip2='$(GUEST_CFLAGS)' $(CARGO)
+GUEST_CARGO_ARGS := --release --locked --target wasm32-wasip2 --target-dir $(GUEST_TARGET) --config '$(GUEST_RUSTFLAGS)'
 
 export WASI_SDK := $(WASI_SDK_DIR)
 export JSRUNTIME_GUEST_WASM := $(GUEST_WASM)
@@ -25,10 +42,13 @@ $(BUILD)/.deps:
 	@missing=""; for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; } || { \
+	    echo "error: building the guest needs the Debian packages$$missing, and installing them failed."; \
+	    echo "       Install them with: sudo apt-get install$$missing"; exit 1; }; \
 	fi
 	@if ! rustup target list --installed | grep -qx wasm32-wasip2; then \
-	  echo "==> adding the Rust target wasm32-wasip2"; rustup target add wasm32-wasip2; fi
+	  echo "==> adding the Rust target wasm32-wasip2"; rustup target add wasm32-wasip2 || { \
+	    echo "error: building the guest needs the Rust target wasm32-wasip2: rustup target add wasm32-wasip2"; exit 1; }; fi
 	@mkdir -p $(BUILD) && touch $@
 
 ## A directory laid out like wasi-sdk, made of symlinks to Debian's clang-19 and
@@ -47,10 +67,74 @@ $(WASI_SDK_DIR)/.ready: $(BUILD)/.deps
 guest: $(GUEST_WASM)
 $(GUEST_RAW): $(WASI_SDK_DIR)/.ready $(GUEST_SOURCES)
 	@echo "==> building the guest component (QuickJS via javy, wasm32-wasip2)"
-	cd guest && $(CARGO) build --release --target wasm32-wasip2 --target-dir $(GUEST_TARGET)
-$(GUEST_WASM): $(GUEST_RAW)
+	cd guest && $(GUEST_CARGO) build $(GUEST_CARGO_ARGS)
+$(GUEST_WASM): $(GUEST_RAW) $(WIZEN_SOURCES)
 	@echo "==> pre-initializing the guest with Wizer"
 	$(CARGO) run --release -q -p jsruntime-wizen -- $(GUEST_RAW) $@
+
+## check-guest: the committed guest (host/guest/jsruntime-guest.wasm, what a service that
+## depends on jsruntime embeds) must be byte for byte what these sources build.
+.PHONY: check-guest update-guest
+check-guest: $(GUEST_WASM)
+	@if cmp -s $(GUEST_WASM) $(GUEST_COMMITTED); then \
+	  echo "==> host/guest/jsruntime-guest.wasm is what the sources build ($$(sha256sum < $(GUEST_COMMITTED) | cut -c1-16)...)"; \
+	else \
+	  echo "error: host/guest/jsruntime-guest.wasm is not what the sources build."; \
+	  echo "       committed:  $$(sha256sum < $(GUEST_COMMITTED) 2>/dev/null | cut -d' ' -f1)"; \
+	  echo "       from source: $$(sha256sum < $(GUEST_WASM) | cut -d' ' -f1)"; \
+	  echo "       If guest/, wit/ or the guest's Cargo.lock changed, run \`make update-guest\` and commit host/guest/."; \
+	  $(MAKE) -s --no-print-directory guest-toolchain > $(BUILD)/TOOLCHAIN.now; \
+	  if ! cmp -s $(BUILD)/TOOLCHAIN.now $(GUEST_TOOLCHAIN); then \
+	    echo "       The toolchain differs from the one that built the committed guest (host/guest/TOOLCHAIN):"; \
+	    diff $(GUEST_TOOLCHAIN) $(BUILD)/TOOLCHAIN.now | sed 's/^/         /'; \
+	  fi; \
+	  exit 1; \
+	fi
+
+## update-guest: rebuild the guest from source and commit-ready copy it to host/guest/.
+update-guest: $(GUEST_WASM)
+	@mkdir -p $(dir $(GUEST_COMMITTED))
+	cp $(GUEST_WASM) $(GUEST_COMMITTED)
+	@$(MAKE) -s --no-print-directory guest-toolchain > $(GUEST_TOOLCHAIN)
+	@echo "==> host/guest/ updated ($$(sha256sum < $(GUEST_COMMITTED) | cut -d' ' -f1)); commit it"
+
+# The versions that determine the guest's bytes, recorded next to it.
+.PHONY: guest-toolchain
+guest-toolchain:
+	@echo "$$(rustc -V)"
+	@echo "$$(clang-19 --version | head -1)"
+	@echo "wasi-libc $$(dpkg-query -W -f='$${Version}' wasi-libc 2>/dev/null)"
+
+## embed-test: examples/embed, a standalone crate that depends on host/ by path the way a
+## service does, built with its committed Cargo.lock (the workspace's versions) into the
+## workspace's target directory, so it reuses the wasmtime `host-test` compiled. It uses
+## the committed guest, as a service would (JSRUNTIME_GUEST_WASM unset).
+EMBED_LOG := $(BUILD)/embed-build.log
+WORKSPACE_TARGET := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+.PHONY: embed-test
+LOCK_VERSIONS = awk '/^name = /{n=$$3} /^version = /{print n, $$3}' $(1) | grep -v '"jsruntime-embed-example"' | sort
+embed-test:
+	@echo "==> examples/embed: a service's own crate depending on jsruntime"
+	@stray=$$(comm -23 <($(call LOCK_VERSIONS,examples/embed/Cargo.lock)) <($(call LOCK_VERSIONS,Cargo.lock))); \
+	if [ -n "$$stray" ]; then \
+	  echo "error: examples/embed/Cargo.lock has versions the workspace's Cargo.lock does not:"; \
+	  echo "$$stray" | sed 's/^/         /'; echo "       Run \`make embed-lock\` and commit it."; exit 1; fi
+	@mkdir -p $(BUILD); set -o pipefail; \
+	built=$$(ls $(WORKSPACE_TARGET)/release/.fingerprint 2>/dev/null | grep -c '^wasmtime-[0-9a-f]*$$'); \
+	( cd examples/embed && env -u JSRUNTIME_GUEST_WASM $(CARGO) build --release --locked \
+	  --target-dir $(WORKSPACE_TARGET) ) 2>&1 | tee $(EMBED_LOG) || { \
+	  echo "error: examples/embed did not build. If its Cargo.lock is behind the workspace's, run \`make embed-lock\`."; exit 1; }; \
+	if [ "$$built" -gt 0 ] && grep -q 'Compiling wasmtime v' $(EMBED_LOG); then \
+	  echo "error: examples/embed compiled wasmtime a second time: its dependency versions,"; \
+	  echo "       features or release profile differ from the workspace's. Run \`make embed-lock\`."; exit 1; fi
+	$(WORKSPACE_TARGET)/release/jsruntime-embed-example
+
+## embed-lock: examples/embed/Cargo.lock from the workspace's (same versions everywhere).
+.PHONY: embed-lock
+embed-lock:
+	cp Cargo.lock examples/embed/Cargo.lock
+	cd examples/embed && $(CARGO) update --workspace
+	@echo "==> examples/embed/Cargo.lock: the workspace's versions, pruned to its dependencies"
 
 ## run: the CLI on the sample script, with a sample tenant context.
 run: guest
@@ -60,7 +144,7 @@ run: guest
 	./target/release/jsruntime run --json --context "$$(cat examples/context.json)" examples/hello.js
 
 ## test: guest unit tests (natively), host unit tests, end-to-end tests.
-test: guest guest-test host-test
+test: guest guest-test host-test embed-test check-guest
 
 guest-test: $(BUILD)/.deps
 	@echo "==> guest unit tests (QuickJS engine, natively)"
@@ -74,7 +158,7 @@ lint: guest
 	cargo fmt --all --check
 	cd guest && cargo fmt --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
-	cd guest && WASI_SDK=$(WASI_SDK_DIR) $(CARGO) clippy --release --target wasm32-wasip2 --target-dir ../target/guest -- -D warnings
+	cd guest && $(GUEST_CARGO) clippy $(GUEST_CARGO_ARGS) -- -D warnings
 
 fmt:
 	cargo fmt --all

@@ -5,7 +5,10 @@
 //! prelude), snapshots the resulting memory and globals into a new component, and writes
 //! it to OUT. Imports the initializer never calls (the tenant context, host services)
 //! are defined as traps; WASI is present but empty, so nothing of the build machine
-//! (environment, files, clock readings used later) leaks into the snapshot.
+//! (environment, files, clock readings used later) leaks into the snapshot. Its clocks
+//! and random sources are fixed too (see [`deterministic_wasi`]): the same IN gives the
+//! same OUT byte for byte, on any machine, which is what lets the repository commit the
+//! pre-initialized guest and CI check it.
 
 use anyhow::{Context as _, Result};
 use wasmtime::component::{Component, HasSelf, Instance, Lift, Linker, ResourceTable, WasmList};
@@ -81,7 +84,7 @@ async fn main() -> Result<()> {
     let mut store = Store::new(
         &engine,
         State {
-            wasi: WasiCtx::builder().build(),
+            wasi: deterministic_wasi(),
             table: ResourceTable::new(),
         },
     );
@@ -198,4 +201,49 @@ impl ComponentInstanceState for Snapshotted<'_> {
         self.call(instance, func, |_, value: f64| value.to_bits())
             .await
     }
+}
+
+/// The initializer's WASI: empty, with clocks and randomness that give the same answers on
+/// every run. Without this the snapshot differs from build to build (QuickJS seeds its
+/// own state from the clock when a context is created; Rust's hash maps ask for random
+/// keys), and a committed guest could not be checked against a build from source.
+///
+/// A fixed seed at build time is harmless: the guest replaces `Math.random` with a
+/// generator it reseeds from `wasi:random` at the start of every run
+/// (`guest/src/apis/random.rs`), which happens in a fresh instance, after the snapshot.
+fn deterministic_wasi() -> WasiCtx {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    /// 2024-01-01T00:00:00Z, advancing by a microsecond per reading.
+    struct FixedWallClock(AtomicU64);
+    impl wasmtime_wasi::HostWallClock for FixedWallClock {
+        fn resolution(&self) -> Duration {
+            Duration::from_micros(1)
+        }
+        fn now(&self) -> Duration {
+            let readings = self.0.fetch_add(1, Ordering::Relaxed);
+            Duration::from_secs(1_704_067_200) + Duration::from_micros(readings)
+        }
+    }
+    /// Starts at 0, advancing by a microsecond per reading (never standing still, so a
+    /// loop that waits for time to pass still ends).
+    struct FixedMonotonicClock(AtomicU64);
+    impl wasmtime_wasi::HostMonotonicClock for FixedMonotonicClock {
+        fn resolution(&self) -> u64 {
+            1_000
+        }
+        fn now(&self) -> u64 {
+            self.0.fetch_add(1_000, Ordering::Relaxed)
+        }
+    }
+
+    let seed: Vec<u8> = b"jsruntime-wizen".to_vec();
+    WasiCtx::builder()
+        .secure_random(wasmtime_wasi::Deterministic::new(seed.clone()))
+        .insecure_random(wasmtime_wasi::Deterministic::new(seed))
+        .insecure_random_seed(0x6a73_7275_6e74_696d_652d_7769_7a65_6e00)
+        .wall_clock(FixedWallClock(AtomicU64::new(0)))
+        .monotonic_clock(FixedMonotonicClock(AtomicU64::new(0)))
+        .build()
 }
