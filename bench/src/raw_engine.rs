@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
-use jsruntime_wasm::bindings::jsruntime::sandbox::{context, host};
-use jsruntime_wasm::bindings::{Sandbox, SandboxPre};
+use jsruntime_wasm::bindings::{NoTenant, Sandbox, SandboxPre};
 pub use jsruntime_wasm::KEEP_RESIDENT_BYTES;
 use jsruntime_wasm::{EngineOptions, EPOCH_TICK, MAX_TABLE_ELEMENTS};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -81,6 +80,8 @@ pub struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    /// Scripts run here never read `context` nor call the host.
+    imports: NoTenant,
 }
 
 impl WasiView for State {
@@ -89,40 +90,6 @@ impl WasiView for State {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-impl context::Host for State {
-    fn tenant(&mut self) -> wasmtime::Result<Option<context::TenantInfo>> {
-        Ok(None)
-    }
-    fn user(&mut self) -> wasmtime::Result<Option<context::UserInfo>> {
-        Ok(None)
-    }
-    fn request_id(&mut self) -> wasmtime::Result<Option<String>> {
-        Ok(None)
-    }
-    fn locale(&mut self) -> wasmtime::Result<Option<String>> {
-        Ok(None)
-    }
-    fn deadline_ms(&mut self) -> wasmtime::Result<Option<i64>> {
-        Ok(None)
-    }
-}
-
-impl host::Host for State {
-    fn log(&mut self, _level: host::LogLevel, _message: String) -> wasmtime::Result<()> {
-        Ok(())
-    }
-    fn functions(&mut self) -> wasmtime::Result<Vec<String>> {
-        Ok(Vec::new())
-    }
-    async fn call(
-        &mut self,
-        _name: String,
-        _args_json: String,
-    ) -> wasmtime::Result<Result<String, host::CallError>> {
-        Ok(Err(host::CallError::UnknownFunction))
     }
 }
 
@@ -169,8 +136,10 @@ impl RawEngine {
         let component = load_component(&engine)?;
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasmtime_error)?;
-        Sandbox::add_to_linker::<_, HasSelf<State>>(&mut linker, |state| state)
-            .map_err(wasmtime_error)?;
+        Sandbox::add_to_linker::<_, HasSelf<NoTenant>>(&mut linker, |state: &mut State| {
+            &mut state.imports
+        })
+        .map_err(wasmtime_error)?;
         let pre = SandboxPre::new(linker.instantiate_pre(&component).map_err(wasmtime_error)?)
             .map_err(wasmtime_error)?;
         let ticker = options.epoch.then(|| Ticker::start(engine.clone()));
@@ -195,6 +164,7 @@ impl RawEngine {
                 .memory_size(MEMORY_CAP_BYTES)
                 .table_elements(MAX_TABLE_ELEMENTS)
                 .build(),
+            imports: NoTenant,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);

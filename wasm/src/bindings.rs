@@ -17,3 +17,51 @@ wasmtime::component::bindgen!({
     },
     exports: { default: async },
 });
+
+/// Imports for programs that run the guest without a tenant: the Wizer tool (the
+/// initializer builds the engine and never asks for the context or the host) and the
+/// benchmarks' raw engine (its scripts never read `context` nor call the host). Every
+/// context field is absent, logs are dropped, no host function exists.
+///
+/// Link it with a getter from the store's data:
+/// `Sandbox::add_to_linker::<_, HasSelf<NoTenant>>(&mut linker, |state: &mut State| &mut state.imports)`.
+#[derive(Debug, Default)]
+pub struct NoTenant;
+
+impl jsruntime::sandbox::context::Host for NoTenant {
+    fn tenant(&mut self) -> wasmtime::Result<Option<jsruntime::sandbox::context::TenantInfo>> {
+        Ok(None)
+    }
+    fn user(&mut self) -> wasmtime::Result<Option<jsruntime::sandbox::context::UserInfo>> {
+        Ok(None)
+    }
+    fn request_id(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(None)
+    }
+    fn locale(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(None)
+    }
+    fn deadline_ms(&mut self) -> wasmtime::Result<Option<i64>> {
+        Ok(None)
+    }
+}
+
+impl jsruntime::sandbox::host::Host for NoTenant {
+    fn log(
+        &mut self,
+        _level: jsruntime::sandbox::host::LogLevel,
+        _message: String,
+    ) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    fn functions(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    async fn call(
+        &mut self,
+        _name: String,
+        _args_json: String,
+    ) -> wasmtime::Result<Result<String, jsruntime::sandbox::host::CallError>> {
+        Ok(Err(jsruntime::sandbox::host::CallError::UnknownFunction))
+    }
+}

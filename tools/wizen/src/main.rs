@@ -16,50 +16,14 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
-use jsruntime_wasm::bindings::jsruntime::sandbox::{context, host};
-use jsruntime_wasm::bindings::Sandbox;
+use jsruntime_wasm::bindings::{NoTenant, Sandbox};
 
 struct State {
     wasi: WasiCtx,
     table: ResourceTable,
-}
-
-/// The initializer builds the engine only; it never asks for the tenant context or host
-/// services. These answers exist to satisfy the linker and are never seen by a script.
-impl context::Host for State {
-    fn tenant(&mut self) -> wasmtime::Result<Option<context::TenantInfo>> {
-        Ok(None)
-    }
-    fn user(&mut self) -> wasmtime::Result<Option<context::UserInfo>> {
-        Ok(None)
-    }
-    fn request_id(&mut self) -> wasmtime::Result<Option<String>> {
-        Ok(None)
-    }
-    fn locale(&mut self) -> wasmtime::Result<Option<String>> {
-        Ok(None)
-    }
-    fn deadline_ms(&mut self) -> wasmtime::Result<Option<i64>> {
-        Ok(None)
-    }
-}
-
-impl host::Host for State {
-    fn log(&mut self, _level: host::LogLevel, _message: String) -> wasmtime::Result<()> {
-        Ok(())
-    }
-    fn functions(&mut self) -> wasmtime::Result<Vec<String>> {
-        Ok(Vec::new())
-    }
-    async fn call(
-        &mut self,
-        _name: String,
-        _args_json: String,
-    ) -> wasmtime::Result<Result<String, host::CallError>> {
-        Ok(Err(host::CallError::Failed(
-            "no host functions during pre-initialization".into(),
-        )))
-    }
+    /// The initializer builds the engine only; it never asks for the tenant context or
+    /// host services. These answers exist to satisfy the linker.
+    imports: NoTenant,
 }
 
 impl WasiView for State {
@@ -86,6 +50,7 @@ async fn main() -> Result<()> {
         State {
             wasi: deterministic_wasi(),
             table: ResourceTable::new(),
+            imports: NoTenant,
         },
     );
 
@@ -100,8 +65,10 @@ async fn main() -> Result<()> {
         .map_err(|e| anyhow::anyhow!("compiling the guest: {e:?}"))?;
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Sandbox::add_to_linker::<_, HasSelf<State>>(&mut linker, |state| state)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Sandbox::add_to_linker::<_, HasSelf<NoTenant>>(&mut linker, |state: &mut State| {
+        &mut state.imports
+    })
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let instance = linker
         .instantiate_async(&mut store, &component)
         .await
