@@ -8,6 +8,7 @@ use serde::Serialize;
 
 /// A JavaScript error as the script saw it: a syntax error or an uncaught exception.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ScriptError {
     /// The error's name (`TypeError`, `SyntaxError`, ...); `None` when the script threw a
     /// value that is not an `Error` (`throw 1`, `throw {}`).
