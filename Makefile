@@ -125,8 +125,9 @@ embed-test:
 	  --target-dir $(WORKSPACE_TARGET) ) 2>&1 | tee $(EMBED_LOG) || { \
 	  echo "error: examples/embed did not build. If its Cargo.lock is behind the workspace's, run \`make embed-lock\`."; exit 1; }; \
 	if [ "$$built" -gt 0 ] && grep -q 'Compiling wasmtime v' $(EMBED_LOG); then \
-	  echo "error: examples/embed compiled wasmtime a second time: its dependency versions,"; \
-	  echo "       features or release profile differ from the workspace's. Run \`make embed-lock\`."; exit 1; fi
+	  echo "WARNING: examples/embed compiled wasmtime a second time: its dependency versions"; \
+	  echo "         or features differ from the workspace's test build (see jsruntime-wasm's"; \
+	  echo "         Cargo.toml for the features it pins; \`make embed-lock\` for versions)."; fi
 	$(WORKSPACE_TARGET)/release/jsruntime-embed-example
 
 ## embed-lock: examples/embed/Cargo.lock from the workspace's (same versions everywhere).
