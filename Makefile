@@ -125,9 +125,9 @@ embed-test:
 	  --target-dir $(WORKSPACE_TARGET) ) 2>&1 | tee $(EMBED_LOG) || { \
 	  echo "error: examples/embed did not build. If its Cargo.lock is behind the workspace's, run \`make embed-lock\`."; exit 1; }; \
 	if [ "$$built" -gt 0 ] && grep -q 'Compiling wasmtime v' $(EMBED_LOG); then \
-	  echo "WARNING: examples/embed compiled wasmtime a second time: its dependency versions"; \
-	  echo "         or features differ from the workspace's test build (see jsruntime-wasm's"; \
-	  echo "         Cargo.toml for the features it pins; \`make embed-lock\` for versions)."; fi
+	  echo "error: examples/embed compiled wasmtime a second time: its dependency versions"; \
+	  echo "       or features differ from the workspace's test build (see jsruntime-wasm's"; \
+	  echo "       Cargo.toml for the features it pins; \`make embed-lock\` for versions)."; exit 1; fi
 	$(WORKSPACE_TARGET)/release/jsruntime-embed-example
 
 ## embed-lock: examples/embed/Cargo.lock from the workspace's (same versions everywhere).
@@ -145,7 +145,7 @@ run: guest
 	./target/release/jsruntime run --json --context "$$(cat examples/context.json)" examples/hello.js
 
 ## test: guest unit tests (natively), host unit tests, end-to-end tests.
-test: guest guest-test host-test embed-test check-guest
+test: guest check-guest guest-test host-test embed-test
 
 guest-test: $(BUILD)/.deps
 	@echo "==> guest unit tests (QuickJS engine, natively)"
