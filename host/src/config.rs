@@ -28,7 +28,7 @@ pub const MAX_GUEST_THREADS: usize = 1024;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
-    /// Most executions running at once; callers beyond it wait, in order, bounded by
+    /// Most executions running at once; callers beyond it wait (fairly across tenants), bounded by
     /// their own timeout and cancellation. The pooling allocator reserves a slot for
     /// each of these plus each ready instance. Default 64; at least 1.
     pub max_concurrency: u32,
@@ -42,6 +42,17 @@ pub struct Config {
     /// scripts never occupy the caller's tokio workers. Default: the number of CPUs;
     /// 1 to [`MAX_GUEST_THREADS`].
     pub guest_threads: usize,
+    /// Most executions of one tenant running at once (a tenant is the context's tenant
+    /// id; requests without one are one tenant together). `None`: a quarter of
+    /// `max_concurrency`, at least 1, so one tenant's volume leaves room for the others.
+    /// A [`TenantPolicy`](crate::TenantPolicy) may set it per tenant. Callers waiting for
+    /// a slot are served round robin across tenants, in order within each.
+    pub max_concurrency_per_tenant: Option<u32>,
+    /// Publish running and waiting executions per tenant (`jsruntime_tenant_running`,
+    /// `jsruntime_tenant_waiting`, label `tenant`). Off by default: one label value per
+    /// tenant can overwhelm a metrics backend with thousands of tenants. Either way
+    /// [`Runtime::tenant_stats`](crate::Runtime::tenant_stats) answers for one tenant.
+    pub tenant_metrics: bool,
     /// Default limits of every execution; each request may override them.
     pub limits: Limits,
     /// Bytes of compiled bytecode the compile cache may hold. Default 64 MiB.
@@ -58,6 +69,8 @@ impl Default for Config {
             prewarm: 2,
             max_idle_age: Duration::from_secs(60),
             guest_threads: std::thread::available_parallelism().map_or(2, usize::from),
+            max_concurrency_per_tenant: None,
+            tenant_metrics: false,
             limits: Limits::default(),
             cache_bytes: 64 * MIB,
             component_cache_dir: default_cache_dir(),
@@ -75,6 +88,9 @@ impl Config {
         if self.max_concurrency.checked_add(self.prewarm).is_none() {
             return Err("max_concurrency + prewarm overflows".into());
         }
+        if self.max_concurrency_per_tenant == Some(0) {
+            return Err("max_concurrency_per_tenant must be at least 1".into());
+        }
         if !(1..=MAX_GUEST_THREADS).contains(&self.guest_threads) {
             return Err(format!(
                 "guest_threads must be between 1 and {MAX_GUEST_THREADS}, not {}",
@@ -88,6 +104,13 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The per-tenant cap when no policy sets one.
+    pub(crate) fn default_tenant_cap(&self) -> u32 {
+        self.max_concurrency_per_tenant
+            .unwrap_or(self.max_concurrency / 4)
+            .clamp(1, self.max_concurrency)
     }
 
     /// Instances that may exist at once: running plus ready.
@@ -119,6 +142,8 @@ mod tests {
             config.validate().expect_err("refused")
         };
         assert!(refused(|c| c.max_concurrency = 0).contains("max_concurrency"));
+        assert!(refused(|c| c.max_concurrency_per_tenant = Some(0))
+            .contains("max_concurrency_per_tenant"));
         assert!(refused(|c| c.guest_threads = 0).contains("guest_threads"));
         assert!(refused(|c| c.max_idle_age = Duration::ZERO).contains("max_idle_age"));
         assert!(refused(|c| c.limits.timeout = Duration::MAX).contains("timeout"));

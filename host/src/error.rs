@@ -39,9 +39,12 @@ impl fmt::Display for ScriptError {
 /// Why an execution failed. Every failure a script can cause maps to exactly one kind
 /// (see [`ExecError::kind`]); after any of them the runtime keeps working.
 ///
-/// Three kinds say the script is not to blame: [`InvalidRequest`](ExecError::InvalidRequest)
-/// (the caller asked for something the runtime refuses), [`Closed`](ExecError::Closed)
-/// (the runtime was shut down) and [`Internal`](ExecError::Internal) (the runtime itself
+/// Five kinds say the script is not to blame: [`InvalidRequest`](ExecError::InvalidRequest)
+/// (the caller asked for something the runtime refuses),
+/// [`QuotaExceeded`](ExecError::QuotaExceeded) and
+/// [`QuotaUnavailable`](ExecError::QuotaUnavailable) (the tenant's budget refused it, or
+/// could not be checked), [`Closed`](ExecError::Closed) (the runtime was shut down) and
+/// [`Internal`](ExecError::Internal) (the runtime itself
 /// failed: alert on this one). New kinds may be added, so match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -110,6 +113,24 @@ pub enum ExecError {
     /// called from inside a host function. Nothing ran.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The tenant's quota for the current window is used up (see
+    /// [`Quota`](crate::Quota)). Refused before it used an instance; nothing ran.
+    #[error("quota exceeded: the {budget} budget of {limit} per {window:?} is used up; it refills in {refills_in:?}")]
+    QuotaExceeded {
+        /// Which budget.
+        budget: crate::tenancy::budget::Budget,
+        /// The budget per window.
+        limit: u64,
+        /// The quota's window.
+        window: Duration,
+        /// When the window ends and the budget is whole again.
+        refills_in: Duration,
+    },
+    /// The tenant has a quota, its budget store could not be asked (unreachable, too
+    /// slow, failing), and the quota fails closed
+    /// ([`StoreFailure::Refuse`](crate::StoreFailure::Refuse)). Nothing ran.
+    #[error("quota unavailable: {0}")]
+    QuotaUnavailable(String),
     /// The runtime was closed with [`Runtime::close`](crate::Runtime::close): before the
     /// request started, or while it ran (it was stopped).
     #[error("closed: the runtime is shut down")]
@@ -149,6 +170,10 @@ pub enum ErrorKind {
     HostFnPanicked,
     /// See [`ExecError::InvalidRequest`].
     InvalidRequest,
+    /// See [`ExecError::QuotaExceeded`].
+    QuotaExceeded,
+    /// See [`ExecError::QuotaUnavailable`].
+    QuotaUnavailable,
     /// See [`ExecError::Closed`].
     Closed,
     /// See [`ExecError::Internal`].
@@ -157,7 +182,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::Syntax,
         ErrorKind::Exception,
         ErrorKind::OutOfFuel,
@@ -170,6 +195,8 @@ impl ErrorKind {
         ErrorKind::OutputDepth,
         ErrorKind::HostFnPanicked,
         ErrorKind::InvalidRequest,
+        ErrorKind::QuotaExceeded,
+        ErrorKind::QuotaUnavailable,
         ErrorKind::Closed,
         ErrorKind::Internal,
     ];
@@ -189,6 +216,8 @@ impl ErrorKind {
             ErrorKind::OutputDepth => "output_depth",
             ErrorKind::HostFnPanicked => "host_fn_panicked",
             ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::QuotaExceeded => "quota_exceeded",
+            ErrorKind::QuotaUnavailable => "quota_unavailable",
             ErrorKind::Closed => "closed",
             ErrorKind::Internal => "internal",
         }
@@ -217,6 +246,8 @@ impl ExecError {
             ExecError::OutputDepth { .. } => ErrorKind::OutputDepth,
             ExecError::HostFnPanicked { .. } => ErrorKind::HostFnPanicked,
             ExecError::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            ExecError::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
+            ExecError::QuotaUnavailable(_) => ErrorKind::QuotaUnavailable,
             ExecError::Closed => ErrorKind::Closed,
             ExecError::Internal(_) => ErrorKind::Internal,
         }

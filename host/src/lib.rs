@@ -37,7 +37,7 @@
 // Module layout, leaves first; every `use crate::` edge points to a module listed above
 // it. The guest's side of the contract and the engine settings are in `jsruntime-wasm`.
 //
-// leaves:         limits, error, context, outcome, json, guest, host_fn
+// leaves:         limits, error, context, outcome, json, guest, host_fn, tenancy (policy, budget)
 // services:       cache, config, request, failure, host_calls
 // one instance:   instance (state, imports)
 // shared parts:   wasm (engine, component, ticker), pool (leases), offload (guest threads)
@@ -62,6 +62,7 @@ mod outcome;
 mod pool;
 mod request;
 mod runtime;
+mod tenancy;
 mod wasm;
 
 pub use cache::CacheStats;
@@ -81,4 +82,12 @@ pub use outcome::{Execution, LogLevel, LogRecord, Outcome, Stats};
 pub use pool::PoolStats;
 pub use request::{ExecRequest, Script, DEFAULT_SCRIPT_NAME};
 pub use runtime::{Runtime, RuntimeBuilder};
+pub use tenancy::budget::{
+    Admission, Budget, BudgetLimits, BudgetStore, MemoryBudgetStore, StoreError, StoreFuture,
+    WindowKey,
+};
+pub use tenancy::policy::{
+    Quota, StaticPolicy, StoreFailure, TenantLimits, TenantPolicy, MAX_QUOTA_WINDOW,
+    MIN_QUOTA_WINDOW,
+};
 pub use tokio_util::sync::CancellationToken;
