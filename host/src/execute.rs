@@ -7,15 +7,17 @@
 //!
 //! 1. **Admission**: a request that is already cancelled, past its deadline, made from
 //!    inside a host function, or sent to a closed runtime is refused before it takes a
-//!    slot.
-//! 2. **Slot**: wait for one of `max_concurrency` slots, no longer than the deadline, the
-//!    caller's cancellation and shutdown allow; then admission is checked again.
+//!    slot. The tenant policy gives the tenant's cap and quota; an execution beyond its
+//!    tenant's quota is refused here (`quota`), otherwise it is counted in its window.
+//! 2. **Slot**: wait for one of `max_concurrency` slots, served round robin across
+//!    tenants and under the tenant's cap (`tenancy::fair`), no longer than the deadline,
+//!    the caller's cancellation and shutdown allow; then admission is checked again.
 //! 3. **Lease**: a fresh instance from the pool, prepared with the context and limits.
 //! 4. **Bytecode**: a compiled script's own, or the cache's, or compiled now in this
 //!    instance (before it has run any tenant code) and cached.
 //! 5. **Run**, then parse the JSON result.
 //! 6. **Finish**: logs and usage are read from the instance whatever happened, and the
-//!    lease retires it.
+//!    lease retires it. The fuel used is charged to the tenant's quota.
 //!
 //! The deadline and cancellation stop a running guest from inside (the epoch callback, or
 //! the host-call import while a host function runs), so even a failed execution ends
@@ -41,7 +43,10 @@ use crate::metrics::Metrics;
 use crate::offload::{run_offloading, GuestThreads};
 use crate::outcome::{LogRecord, Stats};
 use crate::pool::{Lease, Pool, Slot};
+use crate::quota::{FuelCharge, Quotas};
 use crate::request::{Code, ExecRequest};
+use crate::tenancy::fair::TenantKey;
+use crate::tenancy::policy::{Quota, TenantPolicy};
 
 /// How long past its deadline (or its cancellation, or shutdown) the caller waits for an
 /// execution to end through its normal path before it is answered without it (and
@@ -80,6 +85,7 @@ pub(crate) struct Prepared {
     pub(crate) name: Arc<str>,
     pub(crate) hash: ScriptHash,
     context: Arc<ExecContext>,
+    tenant: TenantKey,
     limits: Limits,
     deadline: Instant,
     cancel: Option<CancellationToken>,
@@ -116,6 +122,7 @@ impl Prepared {
             code: request.code.clone(),
             name,
             hash,
+            tenant: request.context.tenant_id().map(Arc::from),
             context: Arc::clone(&request.context),
             limits,
             deadline,
@@ -156,6 +163,18 @@ impl Done {
     }
 }
 
+/// How the runtime shares its slots and budgets between tenants.
+pub(crate) struct Tenancy {
+    /// The service's policy (or a table with the defaults).
+    pub(crate) policy: Arc<dyn TenantPolicy>,
+    /// Where quotas are counted.
+    pub(crate) quotas: Quotas,
+    /// A tenant's cap when the policy sets none.
+    pub(crate) default_cap: u32,
+    /// The runtime's slots: no cap is larger.
+    pub(crate) max_concurrency: u32,
+}
+
 /// What every execution of one runtime shares.
 pub(crate) struct Pipeline {
     pub(crate) pool: Arc<Pool>,
@@ -166,6 +185,7 @@ pub(crate) struct Pipeline {
     pub(crate) shutdown: CancellationToken,
     /// The runtime's default limits.
     pub(crate) defaults: Limits,
+    pub(crate) tenancy: Tenancy,
     /// Linear memory of a fresh instance (the snapshot), read from the first instance
     /// leased: the part of the memory limit QuickJS's heap cannot use.
     base_memory_bytes: OnceLock<u64>,
@@ -178,6 +198,7 @@ impl Pipeline {
         shutdown: CancellationToken,
         defaults: Limits,
         cache_bytes: u64,
+        tenancy: Tenancy,
     ) -> Pipeline {
         Pipeline {
             pool,
@@ -186,6 +207,7 @@ impl Pipeline {
             guest_threads,
             shutdown,
             defaults,
+            tenancy,
             base_memory_bytes: OnceLock::new(),
         }
     }
@@ -205,24 +227,32 @@ impl Pipeline {
         );
         let purpose = prepared.purpose;
         let started = prepared.started;
-        let done = if host_calls::inside_host_fn() {
+        let (done, charge) = if host_calls::inside_host_fn() {
             // Its own execution may hold the slot it would wait for: with every slot held
             // by such callers, all of them would wait out their timeouts.
-            Done::failed(
+            let done = Done::failed(
                 ExecError::InvalidRequest(
                     "execute and compile cannot be called from inside a host function".into(),
                 ),
                 started,
-            )
+            );
+            (done, None)
         } else {
             let (host_caller, relay) = HostCaller::pair();
             let pipeline = Arc::clone(self);
             let run = async move { pipeline.guarded(prepared, host_caller).await };
-            let threads_gone = move || Done::failed(ExecError::Closed, started);
+            let threads_gone = move || (Done::failed(ExecError::Closed, started), None);
             run_offloading(&self.guest_threads, run, relay, threads_gone)
                 .instrument(span.clone())
                 .await
         };
+        if let Some(charge) = charge {
+            self.tenancy
+                .quotas
+                .charge(charge, done.stats.fuel_used)
+                .instrument(span.clone())
+                .await;
+        }
         let outcome = done.result.as_ref().map(|_| ()).map_err(ExecError::kind);
         span.record("outcome", outcome.map_or_else(ErrorKind::as_str, |()| "ok"));
         span.record("fuel_used", done.stats.fuel_used);
@@ -240,7 +270,11 @@ impl Pipeline {
 
     /// The stages, with the backstop: the caller is answered at most [`BACKSTOP_GRACE`]
     /// after the deadline, its cancellation or shutdown, whatever the execution does.
-    async fn guarded(&self, prepared: Prepared, host_caller: HostCaller) -> Done {
+    async fn guarded(
+        &self,
+        prepared: Prepared,
+        host_caller: HostCaller,
+    ) -> (Done, Option<FuelCharge>) {
         let started = prepared.started;
         let timeout = prepared.limits.timeout;
         let backstop = tokio::time::Instant::from_std(prepared.deadline) + BACKSTOP_GRACE;
@@ -256,18 +290,49 @@ impl Pipeline {
         tokio::select! {
             biased;
             done = self.stages(prepared, host_caller) => done,
-            () = tokio::time::sleep_until(backstop) => Done::failed(ExecError::Timeout { timeout }, started),
-            () = cancelled => Done::failed(ExecError::Cancelled, started),
-            () = shut_down => Done::failed(ExecError::Closed, started),
+            // Answered without the execution: its fuel is unknown, so not charged.
+            () = tokio::time::sleep_until(backstop) => (Done::failed(ExecError::Timeout { timeout }, started), None),
+            () = cancelled => (Done::failed(ExecError::Cancelled, started), None),
+            () = shut_down => (Done::failed(ExecError::Closed, started), None),
         }
     }
 
-    async fn stages(&self, prepared: Prepared, host_caller: HostCaller) -> Done {
+    async fn stages(
+        &self,
+        prepared: Prepared,
+        host_caller: HostCaller,
+    ) -> (Done, Option<FuelCharge>) {
         let started = prepared.started;
         if let Err(error) = self.admit(&prepared) {
-            return Done::failed(error, started);
+            return (Done::failed(error, started), None);
         }
-        let slot = match self.wait_for_slot(&prepared).await {
+        let (cap, quota) = match self.tenant_share(&prepared) {
+            Ok(share) => share,
+            Err(error) => return (Done::failed(error, started), None),
+        };
+        let charge = match &quota {
+            Some(quota) => {
+                let admitted = self
+                    .tenancy
+                    .quotas
+                    .admit(&prepared.tenant, quota, prepared.deadline)
+                    .await;
+                match admitted {
+                    Ok(charge) => charge,
+                    Err(error) => return (Done::failed(error, started), None),
+                }
+            }
+            None => None,
+        };
+        // From here on the execution is counted in its window: whatever happens, the
+        // fuel it used is charged.
+        let done = self.run_stages(prepared, host_caller, cap).await;
+        (done, charge)
+    }
+
+    async fn run_stages(&self, prepared: Prepared, host_caller: HostCaller, cap: u32) -> Done {
+        let started = prepared.started;
+        let slot = match self.wait_for_slot(&prepared, cap).await {
             Ok(slot) => slot,
             Err(error) => return Done::failed(error, started),
         };
@@ -329,13 +394,50 @@ impl Pipeline {
         }
     }
 
-    /// Waits for a slot (fairly, in arrival order), bounded by the deadline, the
-    /// caller's cancellation and shutdown.
-    async fn wait_for_slot(&self, prepared: &Prepared) -> Result<Slot, ExecError> {
+    /// The tenant's cap and quota, from the policy. Only executions are counted in
+    /// quotas; the start-up check has every slot to itself.
+    fn tenant_share(&self, prepared: &Prepared) -> Result<(u32, Option<Quota>), ExecError> {
+        let tenancy = &self.tenancy;
+        if prepared.purpose == Purpose::SelfCheck {
+            return Ok((tenancy.max_concurrency, None));
+        }
+        let tenant = prepared.tenant.as_deref();
+        // The policy is the service's code: a panic in it fails this request only.
+        let limits = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tenancy.policy.limits(tenant)
+        }))
+        .map_err(|_| ExecError::Internal("the tenant policy panicked".into()))?;
+        let cap = match limits.max_concurrent {
+            Some(0) => {
+                return Err(ExecError::InvalidRequest(format!(
+                    "the tenant policy gives {} a max_concurrent of 0",
+                    tenant.map_or("requests without a tenant".to_owned(), |id| format!(
+                        "tenant {id:?}"
+                    ))
+                )))
+            }
+            Some(cap) => cap.min(tenancy.max_concurrency),
+            None => tenancy.default_cap,
+        };
+        let quota = match limits.quota {
+            Some(quota) if prepared.purpose == Purpose::Execute => {
+                quota.validate().map_err(|error| {
+                    ExecError::InvalidRequest(format!("the tenant policy's quota: {error}"))
+                })?;
+                Some(quota)
+            }
+            _ => None,
+        };
+        Ok((cap, quota))
+    }
+
+    /// Waits for a slot (round robin across tenants, in order within one, at most `cap`
+    /// for this tenant), bounded by the deadline, the caller's cancellation and shutdown.
+    async fn wait_for_slot(&self, prepared: &Prepared, cap: u32) -> Result<Slot, ExecError> {
         let deadline = tokio::time::Instant::from_std(prepared.deadline);
         tokio::select! {
             biased;
-            slot = self.pool.acquire() => slot.ok_or(ExecError::Closed),
+            slot = self.pool.acquire(prepared.tenant.clone(), cap) => slot.ok_or(ExecError::Closed),
             () = self.shutdown.cancelled() => Err(ExecError::Closed),
             () = cancelled(prepared.cancel.as_ref()) => Err(ExecError::Cancelled),
             () = tokio::time::sleep_until(deadline) => Err(ExecError::Timeout { timeout: prepared.limits.timeout }),

@@ -37,8 +37,9 @@
 // Module layout, leaves first; every `use crate::` edge points to a module listed above
 // it. The guest's side of the contract and the engine settings are in `jsruntime-wasm`.
 //
-// leaves:         limits, error, context, outcome, json, guest, host_fn, tenancy (policy, budget)
-// services:       cache, config, request, failure, host_calls
+// leaves:         limits, error, context, outcome, json, guest, host_fn, tenancy (policy,
+//                 budget, fair)
+// services:       cache, config, request, failure, host_calls, quota
 // one instance:   instance (state, imports)
 // shared parts:   wasm (engine, component, ticker), pool (leases), offload (guest threads)
 // counting:       metrics (over the pool's and the cache's stats)
@@ -60,6 +61,7 @@ mod metrics;
 mod offload;
 mod outcome;
 mod pool;
+mod quota;
 mod request;
 mod runtime;
 mod tenancy;
@@ -80,12 +82,14 @@ pub use limits::{
 pub use metrics::{MetricsSnapshot, WallTimePercentiles};
 pub use outcome::{Execution, LogLevel, LogRecord, Outcome, Stats};
 pub use pool::PoolStats;
+pub use quota::QuotaStats;
 pub use request::{ExecRequest, Script, DEFAULT_SCRIPT_NAME};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use tenancy::budget::{
     Admission, Budget, BudgetLimits, BudgetStore, MemoryBudgetStore, StoreError, StoreFuture,
     WindowKey,
 };
+pub use tenancy::fair::TenantStats;
 pub use tenancy::policy::{
     Quota, StaticPolicy, StoreFailure, TenantLimits, TenantPolicy, MAX_QUOTA_WINDOW,
     MIN_QUOTA_WINDOW,

@@ -14,9 +14,18 @@
 //! | `jsruntime_pool_created_total`, `_destroyed_total`, `_errors_total` | gauge (monotonic) | |
 //! | `jsruntime_cache_hits_total`, `_misses_total` | gauge (monotonic) | |
 //! | `jsruntime_cache_entries`, `jsruntime_cache_bytes` | gauge | |
+//! | `jsruntime_quota_refusals_total` | counter | `budget` = `executions` or `fuel` |
+//! | `jsruntime_quota_store_errors_total` | counter | `operation` = `admit` or `charge_fuel` |
+//! | `jsruntime_tenant_running`, `_waiting` | gauge | `tenant` (only with [`Config::tenant_metrics`](crate::Config::tenant_metrics)) |
+//!
+//! Per-tenant gauges are opt-in: a label value per tenant makes one time series per
+//! tenant, which a backend with thousands of tenants may not afford. Requests without a
+//! tenant are labelled `tenant=""`; a tenant that has nothing running or waiting is
+//! published as 0 once and then left out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -24,6 +33,8 @@ use serde::Serialize;
 use crate::cache::CacheStats;
 use crate::error::ErrorKind;
 use crate::pool::PoolStats;
+use crate::quota::QuotaStats;
+use crate::tenancy::fair::{TenantKey, TenantStats};
 
 /// Percentiles of execution wall time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -59,6 +70,8 @@ pub struct MetricsSnapshot {
     pub pool: PoolStats,
     /// The compile cache.
     pub cache: CacheStats,
+    /// Quota refusals and budget-store failures.
+    pub quota: QuotaStats,
 }
 
 /// Histogram buckets grow by this factor: figures are within ~10%.
@@ -74,6 +87,8 @@ pub(crate) struct Metrics {
     errors: [AtomicU64; ErrorKind::ALL.len()],
     fuel_used: AtomicU64,
     wall_buckets: Vec<AtomicU64>,
+    /// Tenants whose gauges were published last time (to zero those now gone).
+    published_tenants: Mutex<HashSet<TenantKey>>,
 }
 
 impl Default for Metrics {
@@ -84,6 +99,7 @@ impl Default for Metrics {
             errors: Default::default(),
             fuel_used: AtomicU64::new(0),
             wall_buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            published_tenants: Mutex::new(HashSet::new()),
         }
     }
 }
@@ -142,7 +158,36 @@ impl Metrics {
         metrics::gauge!("jsruntime_cache_bytes").set(cache.bytes as f64);
     }
 
-    pub(crate) fn snapshot(&self, pool: PoolStats, cache: CacheStats) -> MetricsSnapshot {
+    /// Publishes running and waiting executions per tenant; tenants published before and
+    /// absent now are set to 0.
+    pub(crate) fn publish_tenants(&self, tenants: Vec<(TenantKey, TenantStats)>) {
+        let mut published = self
+            .published_tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now: HashSet<TenantKey> = tenants.iter().map(|(key, _)| key.clone()).collect();
+        let gone = published.difference(&now).cloned().collect::<Vec<_>>();
+        let zero = TenantStats::default();
+        for (key, stats) in tenants
+            .iter()
+            .map(|(k, s)| (k, s))
+            .chain(gone.iter().map(|k| (k, &zero)))
+        {
+            let label = key.as_deref().unwrap_or("").to_owned();
+            metrics::gauge!("jsruntime_tenant_running", "tenant" => label.clone())
+                .set(stats.running as f64);
+            metrics::gauge!("jsruntime_tenant_waiting", "tenant" => label)
+                .set(stats.waiting as f64);
+        }
+        *published = now;
+    }
+
+    pub(crate) fn snapshot(
+        &self,
+        pool: PoolStats,
+        cache: CacheStats,
+        quota: QuotaStats,
+    ) -> MetricsSnapshot {
         let errors_by_kind = ErrorKind::ALL
             .iter()
             .zip(&self.errors)
@@ -164,6 +209,7 @@ impl Metrics {
             wall_time: self.percentiles(),
             pool,
             cache,
+            quota,
         }
     }
 
@@ -216,7 +262,11 @@ mod tests {
             metrics.record(Ok(()), 10, Duration::from_millis(ms));
         }
         metrics.record(Err(ErrorKind::Timeout), 5, Duration::from_millis(100));
-        let snapshot = metrics.snapshot(PoolStats::default(), CacheStats::default());
+        let snapshot = metrics.snapshot(
+            PoolStats::default(),
+            CacheStats::default(),
+            QuotaStats::default(),
+        );
         assert_eq!(snapshot.executions_total, 101);
         assert_eq!(snapshot.timeouts_total, 1);
         assert_eq!(snapshot.errors_by_kind.get("timeout"), Some(&1));

@@ -5,8 +5,9 @@
 //! between executions or tenants. What the pool keeps are *fresh* instances, made by a
 //! background thread so that instantiation is off the request path; one past its idle
 //! age is replaced. The same thread destroys used instances (resetting a slot's memory
-//! takes several microseconds), so the caller has its result without waiting for that. Callers beyond the concurrency cap wait in order on a fair
-//! semaphore, bounded by their own deadline and cancellation. The pooling allocator has
+//! takes several microseconds), so the caller has its result without waiting for that. Callers beyond the concurrency cap
+//! wait for a slot, served round robin across tenants (`tenancy::fair`), bounded by their
+//! own deadline and cancellation. The pooling allocator has
 //! a slot for every instance that can exist at once (running plus ready), so it never
 //! runs out.
 
@@ -18,10 +19,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use jsruntime_wasm::bindings::SandboxPre;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::host_fn::HostFns;
 use crate::instance::{ExecState, Instance};
+use crate::tenancy::fair::{FairSlots, Grant, TenantKey, TenantStats};
 
 /// Pool statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -47,8 +48,6 @@ struct Counters {
     created: AtomicU64,
     destroyed: Arc<AtomicU64>,
     errors: AtomicU64,
-    in_use: AtomicU64,
-    waiting: AtomicU64,
 }
 
 /// Settings of the pool.
@@ -114,7 +113,7 @@ struct Shared {
 /// The instance pool. Dropping it stops it (see [`Pool::stop`]).
 pub(crate) struct Pool {
     shared: Arc<Shared>,
-    slots: Arc<Semaphore>,
+    slots: Arc<FairSlots>,
     refill_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -156,20 +155,27 @@ impl Pool {
         };
         Ok(Pool {
             shared,
-            slots: Arc::new(Semaphore::new(settings.max_concurrency as usize)),
+            slots: Arc::new(FairSlots::new(settings.max_concurrency)),
             refill_thread: Mutex::new(refill_thread),
         })
     }
 
-    /// Waits for a slot (in arrival order). Cancel-safe: a caller that gives up while
-    /// waiting leaves no trace.
-    pub(crate) async fn acquire(&self) -> Option<Slot> {
-        let _waiting = Gauge::up(&self.shared.counters, |c| &c.waiting);
-        let permit = Arc::clone(&self.slots).acquire_owned().await.ok()?;
-        Some(Slot {
-            _in_use: Gauge::up(&self.shared.counters, |c| &c.in_use),
-            _permit: permit,
-        })
+    /// Waits for a slot for `tenant`, which may hold at most `cap` at once (fairly
+    /// across tenants, in order within one); `None` once the pool is stopped.
+    /// Cancel-safe: a caller that gives up while waiting leaves no trace.
+    pub(crate) async fn acquire(&self, tenant: TenantKey, cap: u32) -> Option<Slot> {
+        let grant = self.slots.acquire(tenant, cap).await?;
+        Some(Slot { _grant: grant })
+    }
+
+    /// Running and waiting executions of one tenant.
+    pub(crate) fn tenant_stats(&self, tenant: &TenantKey) -> TenantStats {
+        self.slots.tenant(tenant)
+    }
+
+    /// Every tenant with executions running or waiting.
+    pub(crate) fn tenants(&self) -> Vec<(TenantKey, TenantStats)> {
+        self.slots.tenants()
     }
 
     /// A fresh instance for the holder of a slot: a ready one if there is one that is not
@@ -230,10 +236,11 @@ impl Pool {
 
     pub(crate) fn stats(&self) -> PoolStats {
         let counters = &self.shared.counters;
+        let totals = self.slots.totals();
         PoolStats {
             available: lock(&self.shared.queues).ready.len() as u64,
-            in_use: counters.in_use.load(Ordering::Relaxed),
-            waiting: counters.waiting.load(Ordering::Relaxed),
+            in_use: totals.running,
+            waiting: totals.waiting,
             created: counters.created.load(Ordering::Relaxed),
             destroyed: counters.destroyed.load(Ordering::Relaxed),
             errors: counters.errors.load(Ordering::Relaxed),
@@ -241,14 +248,9 @@ impl Pool {
     }
 
     /// Waits until no execution runs and none waits, for at most `bound`; true if so.
-    /// Cancel-safe. Once the pool is stopped there is nothing to wait for.
+    /// Cancel-safe.
     pub(crate) async fn drain(&self, bound: Duration) -> bool {
-        let all = self.shared.settings.max_concurrency;
-        match tokio::time::timeout(bound, self.slots.acquire_many(all)).await {
-            Ok(Ok(_all_slots)) => true,
-            Ok(Err(_closed)) => true,
-            Err(_elapsed) => false,
-        }
+        tokio::time::timeout(bound, self.slots.idle()).await.is_ok()
     }
 
     /// Makes no more instances ahead of demand (the runtime is closing; executions still
@@ -273,11 +275,10 @@ impl Pool {
     }
 }
 
-/// A running execution's hold on the pool: a concurrency slot. Declared so that the
-/// in-use count drops before the permit lets the next caller in.
+/// A running execution's hold on the pool: a concurrency slot of its tenant, freed for
+/// the next caller when dropped.
 pub(crate) struct Slot {
-    _in_use: Gauge,
-    _permit: OwnedSemaphorePermit,
+    _grant: Grant,
 }
 
 /// An instance leased for one execution, with the execution's slot. Dropping the lease
@@ -314,22 +315,6 @@ impl Drop for Lease {
             )
         };
         self.pool.retire(instance, slot);
-    }
-}
-
-/// Counts something while it exists.
-struct Gauge(Arc<Counters>, fn(&Counters) -> &AtomicU64);
-
-impl Gauge {
-    fn up(counters: &Arc<Counters>, which: fn(&Counters) -> &AtomicU64) -> Self {
-        which(counters).fetch_add(1, Ordering::Relaxed);
-        Gauge(Arc::clone(counters), which)
-    }
-}
-
-impl Drop for Gauge {
-    fn drop(&mut self) {
-        (self.1)(&self.0).fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -11,14 +11,18 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::CacheStats;
 use crate::config::Config;
 use crate::error::{ExecError, SetupError};
-use crate::execute::{Done, Pipeline, Prepared, Product, Purpose};
+use crate::execute::{Done, Pipeline, Prepared, Product, Purpose, Tenancy};
 use crate::host_fn::{HostCall, HostFnError, HostFns};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::offload::GuestThreads;
 use crate::outcome::Execution;
 use crate::outcome::Outcome;
 use crate::pool::{Pool, PoolSettings, PoolStats};
+use crate::quota::Quotas;
 use crate::request::{ExecRequest, Script};
+use crate::tenancy::budget::{BudgetStore, MemoryBudgetStore};
+use crate::tenancy::fair::TenantStats;
+use crate::tenancy::policy::{StaticPolicy, TenantPolicy};
 use crate::wasm::WasmEngine;
 
 /// Builds a [`Runtime`] with host functions.
@@ -41,6 +45,8 @@ use crate::wasm::WasmEngine;
 pub struct RuntimeBuilder {
     config: Config,
     host_fns: HostFns,
+    policy: Option<Arc<dyn TenantPolicy>>,
+    budget_store: Option<Arc<dyn BudgetStore>>,
 }
 
 impl RuntimeBuilder {
@@ -71,12 +77,47 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Sets the policy that gives each tenant its cap on executions at once and its
+    /// quota (see [`TenantPolicy`]). Without one every tenant has
+    /// [`Config::max_concurrency_per_tenant`] and no quota.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), jsruntime::SetupError> {
+    /// use std::{sync::Arc, time::Duration};
+    /// use jsruntime::{Quota, Runtime, StaticPolicy, TenantLimits};
+    ///
+    /// let policy = StaticPolicy::new(
+    ///     TenantLimits::default().quota(Quota::per(Duration::from_secs(60)).executions(1000)),
+    /// );
+    /// let runtime = Runtime::builder().tenant_policy(Arc::new(policy)).build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tenant_policy(mut self, policy: Arc<dyn TenantPolicy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Sets where quotas are counted. Default: a [`MemoryBudgetStore`] of this runtime's
+    /// own. Give several runtimes one store to share budgets: the same
+    /// `Arc<MemoryBudgetStore>` within a process, a Redis store (feature `redis`) across
+    /// machines.
+    pub fn budget_store(mut self, store: Arc<dyn BudgetStore>) -> Self {
+        self.budget_store = Some(store);
+        self
+    }
+
     /// Creates the runtime: checks the whole [`Config`] (nothing starts if it is
     /// refused), configures wasmtime, loads (or compiles and caches) the guest, starts
     /// the epoch ticker, the pool and guest threads, and checks that the guest runs a
     /// script. A failure at any step stops whatever had started.
     pub fn build(self) -> Result<Runtime, SetupError> {
-        Runtime::start(self.config, self.host_fns)
+        let policy = self
+            .policy
+            .unwrap_or_else(|| Arc::new(StaticPolicy::default()));
+        let store = self
+            .budget_store
+            .unwrap_or_else(|| Arc::new(MemoryBudgetStore::default()));
+        Runtime::start(self.config, self.host_fns, policy, store)
     }
 }
 
@@ -140,7 +181,7 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 impl Runtime {
     /// Creates a runtime without host functions; see [`Runtime::builder`] for those.
     pub fn new(config: Config) -> Result<Runtime, SetupError> {
-        Runtime::start(config, HostFns::default())
+        Runtime::builder().config(config).build()
     }
 
     /// A builder, for host functions.
@@ -150,7 +191,12 @@ impl Runtime {
 
     /// Every part dropped on an early return stops itself (the ticker, the pool thread,
     /// the guest threads), and after `inner` exists its `Drop` stops them all.
-    fn start(config: Config, host_fns: HostFns) -> Result<Runtime, SetupError> {
+    fn start(
+        config: Config,
+        host_fns: HostFns,
+        policy: Arc<dyn TenantPolicy>,
+        store: Arc<dyn BudgetStore>,
+    ) -> Result<Runtime, SetupError> {
         config.validate().map_err(SetupError::InvalidConfig)?;
         let engine = WasmEngine::new(config.slots(), config.component_cache_dir.as_deref())?;
         let shutdown = CancellationToken::new();
@@ -179,6 +225,12 @@ impl Runtime {
             shutdown,
             config.limits,
             config.cache_bytes,
+            Tenancy {
+                policy,
+                quotas: Quotas::new(store),
+                default_cap: config.default_tenant_cap(),
+                max_concurrency: config.max_concurrency,
+            },
         );
         let runtime = Runtime {
             inner: Arc::new(Inner {
@@ -254,13 +306,28 @@ impl Runtime {
         self.inner.pipeline.pool.stats()
     }
 
+    /// Executions of one tenant running and waiting now (`None`: requests without a
+    /// tenant).
+    pub fn tenant_stats(&self, tenant: Option<&str>) -> TenantStats {
+        self.inner
+            .pipeline
+            .pool
+            .tenant_stats(&tenant.map(Arc::from))
+    }
+
     /// A snapshot of the runtime's metrics; also publishes the pool and cache gauges
-    /// through the `metrics` facade.
+    /// (and, with [`Config::tenant_metrics`], each tenant's) through the `metrics`
+    /// facade.
     pub async fn metrics(&self) -> MetricsSnapshot {
+        let pipeline = &self.inner.pipeline;
         let pool = self.pool_stats();
         let cache = self.cache_stats().await;
+        let quota = pipeline.tenancy.quotas.stats();
         Metrics::publish(&pool, &cache);
-        self.inner.pipeline.metrics.snapshot(pool, cache)
+        if self.inner.config.tenant_metrics {
+            pipeline.metrics.publish_tenants(pipeline.pool.tenants());
+        }
+        pipeline.metrics.snapshot(pool, cache, quota)
     }
 
     /// Shuts the runtime down: refuses new executions at once (they get

@@ -21,3 +21,4 @@ mod context;
 mod execution;
 mod host_functions;
 mod pool;
+mod tenancy;

@@ -110,8 +110,9 @@ impl WindowKey {
 }
 
 fn unix_ms(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    now.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    })
 }
 
 /// The budgets an admission is checked against (`None`: not limited).
@@ -156,8 +157,7 @@ pub trait BudgetStore: fmt::Debug + Send + Sync + 'static {
     /// If the window's fuel used is below `limits.fuel` and its executions are below
     /// `limits.executions`, counts one execution and admits it; otherwise counts nothing
     /// and says which budget is used up (fuel first).
-    fn admit<'a>(&'a self, key: &'a WindowKey, limits: BudgetLimits)
-        -> StoreFuture<'a, Admission>;
+    fn admit<'a>(&'a self, key: &'a WindowKey, limits: BudgetLimits) -> StoreFuture<'a, Admission>;
 
     /// Adds `fuel` to the window's fuel used.
     fn charge_fuel<'a>(&'a self, key: &'a WindowKey, fuel: u64) -> StoreFuture<'a, ()>;
@@ -213,11 +213,7 @@ impl MemoryBudgetStore {
 }
 
 impl BudgetStore for MemoryBudgetStore {
-    fn admit<'a>(
-        &'a self,
-        key: &'a WindowKey,
-        limits: BudgetLimits,
-    ) -> StoreFuture<'a, Admission> {
+    fn admit<'a>(&'a self, key: &'a WindowKey, limits: BudgetLimits) -> StoreFuture<'a, Admission> {
         let mut windows = self.lock();
         let counters = windows.entry(key);
         let admission = if limits.fuel.is_some_and(|fuel| counters.fuel >= fuel) {
@@ -263,7 +259,9 @@ mod tests {
     #[test]
     fn executions_are_counted_until_the_budget_and_fuel_comes_first() {
         let store = MemoryBudgetStore::default();
-        let quota = Quota::per(Duration::from_secs(3600)).executions(2).fuel(100);
+        let quota = Quota::per(Duration::from_secs(3600))
+            .executions(2)
+            .fuel(100);
         let key = WindowKey::at(Some("t".into()), &quota, SystemTime::now());
         let limits = BudgetLimits::of(&quota);
         assert_eq!(block(store.admit(&key, limits)), Ok(Admission::Admitted));
