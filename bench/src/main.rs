@@ -14,7 +14,8 @@
 //! 4. a 200 KiB script from source vs from cached bytecode;
 //! 5. memory per live instance, with 500 alive;
 //! 6. start-up time of the CLI, with a warm and a cold compiled-guest cache;
-//! 7. timeout and cancellation precision.
+//! 7. timeout and cancellation precision;
+//! 8. tenants sharing a runtime: the noisy neighbour, two floods, the quota check's cost.
 //!
 //! Modules: [`workloads`] (the scripts), [`native`] (the baseline), [`sandboxed`] (the
 //! public API), [`raw_engine`] (a plain wasmtime engine around the same guest),
@@ -29,6 +30,7 @@ mod report;
 mod sandboxed;
 mod stats;
 mod system;
+mod tenants;
 mod workloads;
 
 use std::path::Path;
@@ -63,6 +65,16 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("profile") {
         return profile::run(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("tenants") {
+        let noisy = tenants::noisy_neighbour()?;
+        println!("{noisy:#?}");
+        let flood = tenants::flood()?;
+        println!("{flood:#?}");
+        let (redis, redis_missing) = tenants::redis_store();
+        let cost = tenants::quota_cost(redis, redis_missing)?;
+        println!("{cost:#?}");
+        return Ok(());
     }
     let started = Instant::now();
     let machine = Machine::describe();
@@ -111,6 +123,12 @@ fn main() -> Result<()> {
     };
     drop(api);
 
+    progress("8. tenants: noisy neighbour, two floods, quota check");
+    let noisy = tenants::noisy_neighbour()?;
+    let flood = tenants::flood()?;
+    let (redis, redis_missing) = tenants::redis_store();
+    let quota_cost = tenants::quota_cost(redis, redis_missing)?;
+
     progress("6. CLI start-up (cold runs compile the guest: several seconds each)");
     let cli_path = system::cli_path();
     let cli = if cli_path.exists() {
@@ -133,6 +151,9 @@ fn main() -> Result<()> {
         memory,
         cli,
         timeouts,
+        noisy,
+        flood,
+        quota_cost,
         load_at_end: system::load_average(),
         total: started.elapsed(),
     };

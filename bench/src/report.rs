@@ -8,6 +8,7 @@ use crate::raw_engine::Phases;
 use crate::sandboxed::{ApiSplit, Throughput};
 use crate::stats::{ms, us, Summary};
 use crate::system::{CliStart, Machine, MemoryReading};
+use crate::tenants::{Flood, NoisyNeighbour, QuotaCost, HOG_IN_FLIGHT};
 
 /// Section 1: the trivial script through the public API.
 #[derive(Debug, Clone)]
@@ -151,6 +152,12 @@ pub struct Results {
     pub cli: Result<CliStart, String>,
     /// Section 7.
     pub timeouts: Timeouts,
+    /// Section 8: the noisy neighbour.
+    pub noisy: NoisyNeighbour,
+    /// Section 8: both tenants flooding.
+    pub flood: Flood,
+    /// Section 8: the cost of a quota check.
+    pub quota_cost: QuotaCost,
     /// /proc/loadavg at the end.
     pub load_at_end: String,
     /// Wall time of the whole run.
@@ -238,6 +245,18 @@ impl Results {
             figure: format!("{cancel:.2} ms"),
             met: Some(cancel <= 5.0),
         });
+        let quiet = &self.noisy.beside_hog;
+        targets.push(Target {
+            what: "beside a tenant with 200 busy executions in flight: p50 <= 1 ms, max <= 50 ms",
+            figure: format!("p50 {:.3} ms, max {:.1} ms", ms(quiet.p50), ms(quiet.max)),
+            met: Some(ms(quiet.p50) <= 1.0 && ms(quiet.max) <= 50.0),
+        });
+        let share = self.flood.share(0);
+        targets.push(Target {
+            what: "two tenants flooding: each completes 40% to 60%",
+            figure: format!("{:.1}% / {:.1}%", share * 100.0, (1.0 - share) * 100.0),
+            met: Some((0.4..=0.6).contains(&share)),
+        });
         targets
     }
 
@@ -253,6 +272,7 @@ impl Results {
         self.write_memory(&mut out);
         self.write_cli(&mut out);
         self.write_timeouts(&mut out);
+        self.write_tenants(&mut out);
         // What profiling found: prose kept beside the code, dated, not regenerated.
         out.push('\n');
         out.push_str(include_str!("../FINDINGS.md"));
@@ -758,6 +778,96 @@ impl Results {
             ms(t.cancel.p50),
             ms(t.cancel.max)
         );
+    }
+}
+
+impl Results {
+    fn write_tenants(&self, out: &mut String) {
+        let n = &self.noisy;
+        let _ = writeln!(
+            out,
+            "\n## 8. Tenants sharing a runtime\n\n\
+             A service's two-worker multi-thread tokio runtime, default `Config` (64 slots, a \
+             tenant holds at most a quarter). The noisy tenant keeps {HOG_IN_FLIGHT} executions of \
+             `while (true) {{}}` in flight, each running to (or waiting until) its 1 s timeout; the \
+             quiet tenant runs `1+1` back to back, one at a time. Before issue 11 (one global \
+             arrival order, no cap; measured 2026-12-01 on this machine kind) the quiet tenant's \
+             p50 was 970 ms and its max 996 ms. \"Round robin only\" lifts the cap \
+             (`max_concurrency_per_tenant = max_concurrency`): the noisy tenant then holds every \
+             slot and the quiet one waits for the next to free.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| quiet tenant's `1+1` | executions | p50 | p99 | max |\n|---|---|---|---|---|"
+        );
+        for (what, s) in [
+            ("alone", &n.alone),
+            ("beside the noisy tenant", &n.beside_hog),
+            (
+                "beside it, round robin only (no cap)",
+                &n.beside_hog_uncapped,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "| {what} | {} | {:.1} µs | {:.1} µs | {:.2} ms |",
+                s.count,
+                us(s.p50),
+                us(s.p99),
+                ms(s.max)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nThe noisy tenant's executions that ended while it was measured (default `Config`): \
+             {}, all at their timeout, most of them while waiting under its cap.",
+            n.hog_ended
+        );
+        let f = &self.flood;
+        let _ = writeln!(
+            out,
+            "\nBoth tenants flooding: each keeps 100 executions of the same ~2 ms loop in flight \
+             for {:.0} s; completed: {} and {} ({:.1}% / {:.1}%).\n",
+            f.window.as_secs_f64(),
+            f.completed[0],
+            f.completed[1],
+            f.share(0) * 100.0,
+            (1.0 - f.share(0)) * 100.0
+        );
+        let q = &self.quota_cost;
+        let _ = writeln!(
+            out,
+            "What a quota check adds to `1+1` (one execution at a time on a current-thread \
+             runtime; a quota with an executions and a fuel budget, so one admission and one fuel \
+             charge per execution):\n\n| quota | p50 | p99 | added to p50 |\n|---|---|---|---|"
+        );
+        let _ = writeln!(
+            out,
+            "| none | {:.1} µs | {:.1} µs | |",
+            us(q.none.p50),
+            us(q.none.p99)
+        );
+        let _ = writeln!(
+            out,
+            "| in-process store | {:.1} µs | {:.1} µs | {:+.1} µs |",
+            us(q.memory.p50),
+            us(q.memory.p99),
+            us(q.memory.p50) - us(q.none.p50)
+        );
+        match &q.redis {
+            Ok(r) => {
+                let _ = writeln!(
+                    out,
+                    "| Redis on loopback | {:.1} µs | {:.1} µs | {:+.1} µs |",
+                    us(r.p50),
+                    us(r.p99),
+                    us(r.p50) - us(q.none.p50)
+                );
+            }
+            Err(reason) => {
+                let _ = writeln!(out, "| Redis | not measured: {reason} | | |");
+            }
+        }
     }
 }
 
