@@ -819,7 +819,7 @@ impl Results {
         }
         let _ = writeln!(
             out,
-            "\nThe noisy tenant's executions that ended while it was measured (default `Config`): \
+            "\nThe noisy tenant's executions that ended during the run, warm-up included (default `Config`): \
              {}, all at their timeout, most of them while waiting under its cap.",
             n.hog_ended
         );
