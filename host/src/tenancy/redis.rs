@@ -274,9 +274,11 @@ impl RedisBudgetStore {
                     }
                 }
             }
+            // Answers are timed by `run`, over the whole script call (which may take
+            // three round trips: EVALSHA, SCRIPT LOAD, EVALSHA).
             let config = AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(self.connect_timeout))
-                .set_response_timeout(Some(self.response_timeout));
+                .set_response_timeout(None);
             let attempt = tokio::time::timeout(
                 self.connect_timeout,
                 self.client
