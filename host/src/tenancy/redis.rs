@@ -103,21 +103,25 @@ return 0
 ///
 /// # Examples
 ///
-/// ```
-/// # fn demo() -> Result<(), jsruntime::StoreError> {
+/// ```no_run
+/// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use jsruntime::{BudgetStore, RedisBudgetStore};
+/// use jsruntime::{Config, Quota, RedisBudgetStore, Runtime, StaticPolicy, TenantLimits};
 ///
-/// let store: Arc<dyn BudgetStore> = Arc::new(
-///     RedisBudgetStore::new("redis://:secret@redis.internal:6379/0")?
-///         .key_prefix("billing:quota:")
-///         .response_timeout(Duration::from_millis(200)),
+/// // Every replica of the service runs this: their tenants' quotas are counted once.
+/// let store = RedisBudgetStore::new("redis://:secret@redis.internal:6379/0")?
+///     .key_prefix("billing:quota:")
+///     .response_timeout(Duration::from_millis(200));
+/// let policy = StaticPolicy::new(
+///     TenantLimits::default().quota(Quota::per(Duration::from_secs(60)).executions(100)),
 /// );
-/// // Every replica builds its runtime with `.budget_store(store.clone())` and the same
-/// // tenant policy: their tenants' quotas are then counted once, in Redis.
-/// # drop(store); Ok(()) }
-/// # demo().expect("only parses the URL");
+/// let runtime = Runtime::builder()
+///     .config(Config::default())
+///     .tenant_policy(Arc::new(policy))
+///     .budget_store(Arc::new(store))
+///     .build()?;
+/// # drop(runtime); Ok(()) }
 /// ```
 pub struct RedisBudgetStore {
     client: Client,
