@@ -92,7 +92,10 @@ return 0
 /// runtime then applies the quota's [`StoreFailure`](crate::StoreFailure). After a
 /// failure the connection is dropped and the next operation connects again; operations
 /// that were waiting for a connection attempt that failed share its error rather than
-/// each trying again, so an outage does not turn into a storm of connects.
+/// each trying again, so an outage does not turn into a storm of connects. An
+/// operation that timed out waiting for its answer may still have been applied by
+/// Redis: such an admission can count against the window although the store reported
+/// an error (never the other way round).
 ///
 /// # Keys
 ///
