@@ -15,6 +15,8 @@ GUEST_WASM    := $(CURDIR)/target/jsruntime-guest.wasm
 GUEST_COMMITTED := $(CURDIR)/host/guest/jsruntime-guest.wasm
 GUEST_TOOLCHAIN := $(CURDIR)/host/guest/TOOLCHAIN
 DEBIAN_PKGS   := clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc
+# What the host's tests need besides the build: a Redis for the Redis budget store's.
+TEST_DEBIAN_PKGS := redis-server
 GUEST_SOURCES := $(shell find guest/src guest/vendor guest/asm wit -type f 2>/dev/null) \
                  guest/Cargo.toml guest/Cargo.lock guest/build.rs guest/.cargo/config.toml
 WIZEN_SOURCES := $(shell find tools/wizen -type f 2>/dev/null)
@@ -50,6 +52,18 @@ $(BUILD)/.deps:
 	  echo "==> adding the Rust target wasm32-wasip2"; rustup target add wasm32-wasip2 || { \
 	    echo "error: building the guest needs the Rust target wasm32-wasip2: rustup target add wasm32-wasip2"; exit 1; }; fi
 	@mkdir -p $(BUILD) && touch $@
+
+## test-deps: Debian packages the host's tests run against (redis-server, started by
+## tools/with-redis for the Redis budget store's tests).
+.PHONY: test-deps
+test-deps:
+	@missing=""; for p in $(TEST_DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing Debian packages for the tests:$$missing"; \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; } || { \
+	    echo "error: the host's tests need the Debian packages$$missing, and installing them failed."; \
+	    echo "       Install them with: sudo apt-get install$$missing"; exit 1; }; \
+	fi
 
 ## A directory laid out like wasi-sdk, made of symlinks to Debian's clang-19 and
 ## wasi-libc, so rquickjs-sys builds QuickJS without downloading wasi-sdk.
@@ -151,14 +165,15 @@ guest-test: $(BUILD)/.deps
 	@echo "==> guest unit tests (QuickJS engine, natively)"
 	cd guest && $(CARGO) test --release --target-dir ../target/guest-native
 
-host-test: guest
-	@echo "==> host unit tests and end-to-end tests (tests/)"
-	$(CARGO) test --release -p jsruntime -p jsruntime-wizen
+# With the `redis` feature, against a throwaway redis-server (tools/with-redis).
+host-test: guest test-deps
+	@echo "==> host unit tests and end-to-end tests (tests/), with a Redis for the Redis budget store"
+	tools/with-redis $(CARGO) test --release -p jsruntime -p jsruntime-wizen --features jsruntime/redis
 
 lint: guest
 	cargo fmt --all --check
 	cd guest && cargo fmt --check
-	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --all-targets --features jsruntime/redis -- -D warnings
 	cd guest && $(GUEST_CARGO) clippy $(GUEST_CARGO_ARGS) -- -D warnings
 
 fmt:

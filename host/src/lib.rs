@@ -94,4 +94,7 @@ pub use tenancy::policy::{
     Quota, StaticPolicy, StoreFailure, TenantLimits, TenantPolicy, MAX_QUOTA_WINDOW,
     MIN_QUOTA_WINDOW,
 };
+/// The Redis budget store, for quotas shared by replicas. Needs the cargo feature `redis`.
+#[cfg(feature = "redis")]
+pub use tenancy::redis::RedisBudgetStore;
 pub use tokio_util::sync::CancellationToken;

@@ -21,4 +21,6 @@ mod context;
 mod execution;
 mod host_functions;
 mod pool;
+#[cfg(feature = "redis")]
+mod quota_redis;
 mod tenancy;

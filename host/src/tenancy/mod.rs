@@ -12,3 +12,5 @@
 pub(crate) mod budget;
 pub(crate) mod fair;
 pub(crate) mod policy;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
