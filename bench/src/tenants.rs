@@ -235,11 +235,20 @@ pub fn quota_cost(redis: Option<Arc<dyn BudgetStore>>, redis_missing: String) ->
     })
 }
 
-/// The Redis store the quota cost is measured with: `JSRUNTIME_BENCH_REDIS_URL` (set by
-/// `make bench`, which starts a server on loopback), or why there is none.
+/// The Redis store the quota cost is measured with: at `JSRUNTIME_TEST_REDIS_URL` (set by
+/// `make bench`, which runs the bench under `tools/with-redis`), or why there is none.
 pub fn redis_store() -> (Option<Arc<dyn BudgetStore>>, String) {
-    (
-        None,
-        "this build of the bench has no Redis store".to_owned(),
-    )
+    let Ok(url) = std::env::var("JSRUNTIME_TEST_REDIS_URL") else {
+        return (
+            None,
+            "no server (run through `make bench`, which starts one)".to_owned(),
+        );
+    };
+    match jsruntime::RedisBudgetStore::new(&url) {
+        Ok(store) => {
+            let prefix = format!("jsruntime-bench:{}:", std::process::id());
+            (Some(Arc::new(store.key_prefix(prefix))), String::new())
+        }
+        Err(error) => (None, format!("{error}")),
+    }
 }
