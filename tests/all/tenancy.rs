@@ -525,3 +525,51 @@ async fn a_failing_store_refuses_or_allows_as_the_quota_says() {
         assert!(metrics.quota.store_errors >= 2, "{:?}", metrics.quota);
     }
 }
+
+#[test]
+fn per_tenant_gauges_are_published_only_when_asked_for() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    for tenant_metrics in [false, true] {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let gauge = |snapshot: &[(metrics_util::CompositeKey, _, _, DebugValue)]| {
+            snapshot
+                .iter()
+                .find(|(key, _, _, _)| {
+                    key.key().name() == "jsruntime_tenant_running"
+                        && key.key().labels().any(|l| l.key() == "tenant" && l.value() == "a")
+                })
+                .map(|(_, _, _, value)| match value {
+                    DebugValue::Gauge(value) => value.into_inner(),
+                    other => panic!("not a gauge: {other:?}"),
+                })
+        };
+        metrics::with_local_recorder(&recorder, || {
+            let tokio = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio");
+            tokio.block_on(async {
+                let mut config = Config::default();
+                config.tenant_metrics = tenant_metrics;
+                let runtime = Runtime::new(config).expect("runtime");
+                let cancel = CancellationToken::new();
+                let held = spawn_all(&runtime, vec![spinning(tenant("a"), &cancel)]);
+                until_stats(&runtime, Some("a"), 1, 0).await;
+                runtime.metrics().await;
+                let running = gauge(&snapshotter.snapshot().into_vec());
+                assert_eq!(running, tenant_metrics.then_some(1.0));
+                cancel.cancel();
+                for handle in held {
+                    handle.await.expect("joined");
+                }
+                until_stats(&runtime, Some("a"), 0, 0).await;
+                runtime.metrics().await;
+                // A tenant that is gone is published once as 0.
+                let running = gauge(&snapshotter.snapshot().into_vec());
+                assert_eq!(running, tenant_metrics.then_some(0.0));
+            });
+        });
+    }
+}
