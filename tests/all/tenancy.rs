@@ -538,7 +538,10 @@ fn per_tenant_gauges_are_published_only_when_asked_for() {
                 .iter()
                 .find(|(key, _, _, _)| {
                     key.key().name() == "jsruntime_tenant_running"
-                        && key.key().labels().any(|l| l.key() == "tenant" && l.value() == "a")
+                        && key
+                            .key()
+                            .labels()
+                            .any(|l| l.key() == "tenant" && l.value() == "a")
                 })
                 .map(|(_, _, _, value)| match value {
                     DebugValue::Gauge(value) => value.into_inner(),
