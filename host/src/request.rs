@@ -49,7 +49,7 @@ impl ExecRequest {
         })
     }
 
-    /// Runs a script compiled earlier with [`Runtime::compile`].
+    /// Runs a script compiled earlier with [`Runtime::compile`](crate::Runtime::compile).
     pub fn script(script: &Script) -> Self {
         Self::with_code(Code::Script(script.clone()))
     }
