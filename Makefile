@@ -174,6 +174,7 @@ lint: guest
 	cargo fmt --all --check
 	cd guest && cargo fmt --check
 	$(CARGO) clippy --release --workspace --all-targets --features jsruntime/redis -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --release -p jsruntime --no-deps --features redis
 	cd guest && $(GUEST_CARGO) clippy $(GUEST_CARGO_ARGS) -- -D warnings
 
 fmt:
