@@ -47,6 +47,10 @@ pub struct Config {
     /// `max_concurrency`, at least 1, so one tenant's volume leaves room for the others.
     /// A [`TenantPolicy`](crate::TenantPolicy) may set it per tenant. Callers waiting for
     /// a slot are served round robin across tenants, in order within each.
+    ///
+    /// The cap holds even when every other slot is free (that is what keeps room for a
+    /// tenant that arrives later). A service that runs no tenants, where every request is
+    /// the one tenant without an id, should set this to `Some(max_concurrency)`.
     pub max_concurrency_per_tenant: Option<u32>,
     /// Publish running and waiting executions per tenant (`jsruntime_tenant_running`,
     /// `jsruntime_tenant_waiting`, label `tenant`). Off by default: one label value per
