@@ -195,8 +195,12 @@ async fn run_one(runtime: &Runtime, run: Run, i: usize) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
+        // What the runtime held when it went wrong: a slot or a tenant's share stuck
+        // shows here.
         Err(format!(
-            "execution {i} ({kind:?}, {tenant}) gave {result:?}"
+            "execution {i} ({kind:?}, {tenant}) gave {result:?}; the tenant then: {:?}; the pool: {:?}",
+            runtime.tenant_stats(Some(&tenant)),
+            runtime.pool_stats()
         ))
     }
 }

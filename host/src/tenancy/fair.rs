@@ -516,3 +516,57 @@ mod tests {
         assert!(idle.now_or_never().is_some());
     }
 }
+
+#[cfg(test)]
+mod stress {
+    use super::*;
+    use std::time::Duration;
+
+    /// Many callers of few tenants on a multi-thread runtime, some giving up while they
+    /// wait: every caller that does not give up is served, and at the end nothing is held.
+    #[test]
+    fn every_caller_is_served_or_leaves_and_nothing_is_lost() {
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .expect("tokio");
+        tokio.block_on(async {
+            let slots = Arc::new(FairSlots::new(16));
+            let mut tasks = Vec::new();
+            for i in 0..20_000u64 {
+                let slots = Arc::clone(&slots);
+                tasks.push(tokio::spawn(async move {
+                    let tenant = Some(Arc::from(format!("t{}", i % 50).as_str()));
+                    let patience = if i % 7 == 0 {
+                        Duration::from_micros(50)
+                    } else {
+                        Duration::from_secs(20)
+                    };
+                    match tokio::time::timeout(patience, slots.acquire(tenant, 4)).await {
+                        Ok(Some(grant)) => {
+                            if i % 3 == 0 {
+                                tokio::task::yield_now().await;
+                            }
+                            drop(grant);
+                            true
+                        }
+                        Ok(None) => panic!("closed"),
+                        Err(_) => {
+                            assert!(i % 7 == 0, "caller {i} waited 20 s");
+                            false
+                        }
+                    }
+                }));
+                if i % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            for task in tasks {
+                task.await.expect("joined");
+            }
+            assert_eq!(slots.totals(), TenantStats::default());
+            assert!(slots.tenants().is_empty());
+        });
+    }
+}
