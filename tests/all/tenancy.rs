@@ -456,20 +456,15 @@ enum Broken {
 
 impl BudgetStore for Broken {
     fn admit<'a>(&'a self, _: &'a WindowKey, _: BudgetLimits) -> StoreFuture<'a, Admission> {
-        match self {
-            Broken::Fails => Box::pin(std::future::ready(Err(StoreError::new(
-                "connection refused",
-            )))),
-            Broken::Hangs => Box::pin(std::future::pending()),
-        }
+        self.answer()
     }
     fn charge_fuel<'a>(&'a self, _: &'a WindowKey, _: u64) -> StoreFuture<'a, ()> {
-        self.admit_unit()
+        self.answer()
     }
 }
 
 impl Broken {
-    fn admit_unit(&self) -> StoreFuture<'_, ()> {
+    fn answer<T: Send + 'static>(&self) -> StoreFuture<'_, T> {
         match self {
             Broken::Fails => Box::pin(std::future::ready(Err(StoreError::new(
                 "connection refused",

@@ -60,6 +60,15 @@ struct Tenant {
     in_ring: bool,
 }
 
+impl Tenant {
+    fn stats(&self) -> TenantStats {
+        TenantStats {
+            running: u64::from(self.running),
+            waiting: self.waiters.len() as u64,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Waiter {
     id: u64,
@@ -159,10 +168,7 @@ impl FairSlots {
         state
             .tenants
             .get(tenant)
-            .map_or_else(TenantStats::default, |entry| TenantStats {
-                running: u64::from(entry.running),
-                waiting: entry.waiters.len() as u64,
-            })
+            .map_or_else(TenantStats::default, Tenant::stats)
     }
 
     /// Every tenant with executions running or waiting.
@@ -171,15 +177,7 @@ impl FairSlots {
         state
             .tenants
             .iter()
-            .map(|(key, entry)| {
-                (
-                    key.clone(),
-                    TenantStats {
-                        running: u64::from(entry.running),
-                        waiting: entry.waiters.len() as u64,
-                    },
-                )
-            })
+            .map(|(key, entry)| (key.clone(), entry.stats()))
             .collect()
     }
 
