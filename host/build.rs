@@ -17,7 +17,11 @@ fn main() {
     let from_env = std::env::var_os("JSRUNTIME_GUEST_WASM").filter(|path| !path.is_empty());
     let path = match &from_env {
         Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest/jsruntime-guest.wasm"),
+        // Read when the script runs, not `env!` when it is compiled: checkouts that share
+        // a target directory share this script's binary (cargo's hash of a workspace
+        // member leaves out its absolute path), and each must read its own guest.
+        None => PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+            .join("guest/jsruntime-guest.wasm"),
     };
     println!("cargo:rerun-if-changed={}", path.display());
     let bytes = match std::fs::read(&path) {
