@@ -155,8 +155,8 @@ embed-lock:
 run: guest
 	@echo "==> building the CLI"
 	$(CARGO) build --release -p jsruntime --bin jsruntime
-	@echo "==> jsruntime run examples/hello.js"
-	./target/release/jsruntime run --json --context "$$(cat examples/context.json)" examples/hello.js
+	@echo "==> jsruntime run --module examples/hello.js (a pricing handler, called with examples/cart.json)"
+	./target/release/jsruntime run --json --module --input-file examples/cart.json --context "$$(cat examples/context.json)" examples/hello.js
 
 ## test: guest unit tests (natively), host unit tests, end-to-end tests.
 test: guest check-guest guest-test host-test embed-test

@@ -261,7 +261,7 @@ async fn run(sandbox: &Sandbox, store: &mut Store<State>, bytecode: &[u8]) -> Re
     };
     sandbox
         .jsruntime_sandbox_engine()
-        .call_run(&mut *store, "bench.js", bytecode, limits)
+        .call_run(&mut *store, "bench.js", bytecode, None, limits)
         .await
         .map_err(wasmtime_error)?
         .map_err(|failure| anyhow!("the script failed: {failure:?}"))

@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use crate::engine::{Engine, Failure, RunLimits};
+use crate::modules::{ImportRequest, LoadError, ModuleBody, ModuleDef, ModuleKind};
 use crate::services::{self, CallError, LogLevel, Services, Tenant, User};
 use crate::value::ErrorInfo;
 
@@ -14,7 +15,7 @@ wit_bindgen::generate!({
 });
 
 use exports::jsruntime::sandbox::engine as wit_engine;
-use jsruntime::sandbox::{context as wit_context, host as wit_host};
+use jsruntime::sandbox::{context as wit_context, host as wit_host, modules as wit_modules};
 
 thread_local! {
     /// Created by `wizer-initialize` at build time and captured in the snapshot; created
@@ -83,6 +84,20 @@ impl Services for ImportedServices {
         wit_context::deadline_ms()
     }
 
+    fn load_module(
+        &self,
+        importer: &str,
+        specifier: &str,
+        kind: ModuleKind,
+    ) -> Result<ModuleDef, LoadError> {
+        wit_modules::load(importer, specifier, wit_kind(kind))
+            .map(module_def)
+            .map_err(|error| match error {
+                wit_modules::LoadError::NotFound(message) => LoadError::NotFound(message),
+                wit_modules::LoadError::Failed(message) => LoadError::Failed(message),
+            })
+    }
+
     fn random_seed(&self) -> u64 {
         // wasi:random, asked at run time: anything drawn at build time is in the snapshot.
         // It fails only if the host refuses randomness; the clock still varies the seed.
@@ -91,6 +106,48 @@ impl Services for ImportedServices {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64)
         })
+    }
+}
+
+fn wit_kind(kind: ModuleKind) -> wit_modules::ModuleKind {
+    match kind {
+        ModuleKind::JavaScript => wit_modules::ModuleKind::Javascript,
+        ModuleKind::Json => wit_modules::ModuleKind::Json,
+    }
+}
+
+fn module_def(module: wit_modules::Module) -> ModuleDef {
+    ModuleDef {
+        name: module.name,
+        kind: match module.kind {
+            wit_modules::ModuleKind::Javascript => ModuleKind::JavaScript,
+            wit_modules::ModuleKind::Json => ModuleKind::Json,
+        },
+        body: module.body.map(|body| match body {
+            wit_modules::ModuleBody::Bytecode(bytes) => ModuleBody::Bytecode(bytes),
+            wit_modules::ModuleBody::Source(source) => ModuleBody::Source(source),
+            wit_modules::ModuleBody::Json(text) => ModuleBody::Json(text),
+        }),
+        links: module
+            .links
+            .into_iter()
+            .map(|link| (link.specifier, link.resolved))
+            .collect(),
+    }
+}
+
+fn import_request(request: ImportRequest) -> wit_modules::ImportRequest {
+    wit_modules::ImportRequest {
+        specifier: request.specifier,
+        kind: wit_kind(request.kind),
+    }
+}
+
+fn run_limits(limits: wit_engine::RunLimits) -> RunLimits {
+    RunLimits {
+        heap_bytes: limits.heap_bytes,
+        stack_bytes: limits.stack_bytes,
+        output_bytes: limits.output_bytes,
     }
 }
 
@@ -133,15 +190,47 @@ impl wit_engine::Guest for Component {
     fn run(
         name: String,
         bytecode: Vec<u8>,
+        input_json: Option<String>,
         limits: wit_engine::RunLimits,
     ) -> Result<String, wit_engine::Failure> {
         services::install(Rc::new(ImportedServices));
-        let limits = RunLimits {
-            heap_bytes: limits.heap_bytes,
-            stack_bytes: limits.stack_bytes,
-            output_bytes: limits.output_bytes,
-        };
-        with_engine(|engine| engine.run(&bytecode, &name, limits)).map_err(failure)
+        let limits = run_limits(limits);
+        with_engine(|engine| engine.run(&bytecode, &name, input_json.as_deref(), limits))
+            .map_err(failure)
+    }
+
+    fn compile_module(
+        name: String,
+        source: String,
+    ) -> Result<wit_engine::CompiledModule, wit_engine::Failure> {
+        with_engine(|engine| engine.compile_module(&name, &source))
+            .map(|compiled| wit_engine::CompiledModule {
+                bytecode: compiled.bytecode,
+                imports: compiled.imports.into_iter().map(import_request).collect(),
+            })
+            .map_err(failure)
+    }
+
+    fn run_module(
+        entry: String,
+        modules: Vec<wit_modules::Module>,
+        export_name: Option<String>,
+        input_json: Option<String>,
+        limits: wit_engine::RunLimits,
+    ) -> Result<String, wit_engine::Failure> {
+        services::install(Rc::new(ImportedServices));
+        let limits = run_limits(limits);
+        let modules = modules.into_iter().map(module_def).collect();
+        with_engine(|engine| {
+            engine.run_module(
+                &entry,
+                modules,
+                export_name.as_deref(),
+                input_json.as_deref(),
+                limits,
+            )
+        })
+        .map_err(failure)
     }
 }
 

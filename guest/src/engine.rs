@@ -7,6 +7,7 @@ use rquickjs::context::intrinsic;
 use rquickjs::{qjs, Context, Ctx, Value};
 
 use crate::apis::{self, Api};
+use crate::modules::{self, ImportRequest, ModuleDef};
 use crate::services;
 use crate::value::{to_json, ErrorInfo, JsonError};
 
@@ -175,69 +176,326 @@ impl Engine {
         })
     }
 
+    /// Compiles `source` as an ES module (strict by definition) into bytecode, with the
+    /// imports it states; nothing is resolved or run.
+    pub fn compile_module(&self, name: &str, source: &str) -> Result<CompiledModule, Failure> {
+        crate::stack::on_script_stack(|| {
+            self.runtime.context().with(|ctx| {
+                // SAFETY: the runtime pointer is valid for the life of the context. The
+                // stack top is measured here, on the stack the parser recurses on; the
+                // attribute check runs while the source is parsed.
+                unsafe {
+                    let rt = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
+                    qjs::JS_UpdateStackTop(rt);
+                    modules::install_hooks(rt);
+                }
+                compile_module_in(&ctx, name, source)
+            })
+        })
+    }
+
+    /// The compile context's raw pointer (it lives as long as the engine).
+    fn compile_context(&self) -> *mut qjs::JSContext {
+        self.runtime.context().with(|ctx| ctx.as_raw().as_ptr())
+    }
+
     /// Runs bytecode from [`Engine::compile`] in the run context and returns the
-    /// completion value as JSON; a promise is awaited first.
+    /// completion value as JSON; a promise is awaited first. `input` (JSON text) becomes
+    /// the global `input`.
     pub fn run(
         &self,
         bytecode: &[u8],
         script_name: &str,
+        input: Option<&str>,
         limits: RunLimits,
     ) -> Result<String, Failure> {
-        crate::stack::on_script_stack(|| self.run_here(bytecode, script_name, limits))
+        crate::stack::on_script_stack(|| {
+            self.in_run(Vec::new(), limits, |ctx, before| {
+                define_input(ctx, input, script_name, before)?;
+                // SAFETY: only bytecode this guest build produced reaches `run` (the host
+                // has no API that accepts bytecode from callers).
+                let completion = match unsafe { load_and_eval(ctx, bytecode) } {
+                    Ok(value) => value,
+                    Err(thrown) => {
+                        return Err(classify(
+                            ctx,
+                            &thrown,
+                            script_name,
+                            before,
+                            ErrorOrigin::Run,
+                        ))
+                    }
+                };
+                let value = settle(ctx, completion, script_name, before)?;
+                result_json(ctx, value, script_name, before, limits)
+            })
+        })
     }
 
-    fn run_here(
+    /// Runs the module `entry` of `modules` (its import graph, linked by the host) to the
+    /// end of its top level, then calls its export `export` (`default` when `None`, if
+    /// it has one) with the input as its one argument, and returns what that settles to
+    /// as JSON. A module with no default export and no export named gives `null`.
+    pub fn run_module(
         &self,
-        bytecode: &[u8],
-        script_name: &str,
+        entry: &str,
+        modules: Vec<ModuleDef>,
+        export: Option<&str>,
+        input: Option<&str>,
         limits: RunLimits,
     ) -> Result<String, Failure> {
+        crate::stack::on_script_stack(|| {
+            self.in_run(modules, limits, |ctx, before| {
+                let input = define_input(ctx, input, entry, before)?;
+                let module = link_and_evaluate(ctx, entry, before)?;
+                // SAFETY: `module` is alive in the context's module list; the namespace is
+                // owned by `Value`.
+                let namespace = unsafe {
+                    Value::from_raw(
+                        ctx.clone(),
+                        qjs::JS_GetModuleNamespace(ctx.as_raw().as_ptr(), module.as_ptr()),
+                    )
+                };
+                let Some(namespace) = namespace.as_object().cloned() else {
+                    let thrown = ctx.catch();
+                    return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
+                };
+                let name = export.unwrap_or("default");
+                let handler: Value = match namespace.get(name) {
+                    Ok(value) => value,
+                    Err(_) => {
+                        let thrown = ctx.catch();
+                        return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
+                    }
+                };
+                if handler.is_undefined() && export.is_none() {
+                    return result_json(ctx, Value::new_null(ctx.clone()), entry, before, limits);
+                }
+                let Some(handler) = handler.as_function() else {
+                    let message = if handler.is_undefined() {
+                        format!("the module {entry} has no export named {name:?}")
+                    } else {
+                        format!(
+                            "the export {name:?} of the module {entry} is not a function (it is {})",
+                            type_name(&handler)
+                        )
+                    };
+                    return Err(Failure::Exception(ErrorInfo {
+                        name: Some("TypeError".to_owned()),
+                        message,
+                        ..ErrorInfo::default()
+                    }));
+                };
+                let returned = match handler.call::<_, Value>((input,)) {
+                    Ok(value) => value,
+                    Err(_) => {
+                        let thrown = ctx.catch();
+                        return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
+                    }
+                };
+                let value = settle(ctx, returned, entry, before)?;
+                result_json(ctx, value, entry, before, limits)
+            })
+        })
+    }
+
+    /// Sets up a run (fresh seed, heap and stack limits, the module registry), calls `f`
+    /// in the run context, and ends the registry whatever happened.
+    fn in_run<R>(
+        &self,
+        modules: Vec<ModuleDef>,
+        limits: RunLimits,
+        f: impl FnOnce(&Ctx<'_>, Exhaustion) -> Result<R, Failure>,
+    ) -> Result<R, Failure> {
         if let Some(services) = services::current() {
             // The snapshot holds whatever state the generator had at build time: every
             // instance would repeat the same sequence without a fresh seed.
             apis::random::reseed(services.as_ref());
         }
         let before = Exhaustion::now();
+        let compile_context = self.compile_context();
         let runtime = self.run_context.runtime();
         runtime.set_memory_limit(usize::try_from(limits.heap_bytes).unwrap_or(usize::MAX));
-        self.run_context.with(|ctx| {
+        let result = self.run_context.with(|ctx| {
             // SAFETY: the runtime pointer is valid for the life of the context. The stack
-            // top is measured here, so the limit counts from this frame down.
+            // top is measured here, so the limit counts from this frame down. The compile
+            // context is the engine's own.
             unsafe {
                 let rt = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
                 qjs::JS_UpdateStackTop(rt);
                 qjs::JS_SetMaxStackSize(rt, limits.stack_bytes as qjs::size_t);
+                modules::begin_run(rt, compile_context, modules);
             }
-            // SAFETY: only bytecode this guest build produced reaches `run` (the host has no
-            // API that accepts bytecode from callers).
-            let completion = match unsafe { load_and_eval(&ctx, bytecode) } {
-                Ok(value) => value,
-                Err(thrown) => {
-                    return Err(classify(
-                        &ctx,
-                        &thrown,
-                        script_name,
-                        before,
-                        ErrorOrigin::Run,
-                    ))
-                }
-            };
-            let value = settle(&ctx, completion, script_name, before)?;
-            match to_json(&ctx, value, limits.output_bytes as usize) {
-                Ok(json) => Ok(json),
-                Err(JsonError::TooLarge(len)) => Err(Failure::OutputLimit(len)),
-                Err(JsonError::Threw) => {
-                    let thrown = ctx.catch();
-                    Err(classify(
-                        &ctx,
-                        &thrown,
-                        script_name,
-                        before,
-                        ErrorOrigin::Run,
-                    ))
-                }
-            }
+            f(&ctx, before)
+        });
+        modules::end_run();
+        result
+    }
+}
+
+/// A compiled module and the imports its source states, in source order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompiledModule {
+    /// QuickJS bytecode of the module.
+    pub bytecode: Vec<u8>,
+    /// Its import requests.
+    pub imports: Vec<ImportRequest>,
+}
+
+/// Compiles a module in `ctx` (the compile context) without touching the stack top: also
+/// used from inside a run, for a dynamic import the host's cache lacked.
+pub(crate) fn compile_module_in(
+    ctx: &Ctx<'_>,
+    name: &str,
+    source: &str,
+) -> Result<CompiledModule, Failure> {
+    let file_name =
+        CString::new(name.replace('\0', "")).map_err(|e| Failure::Internal(e.to_string()))?;
+    let mut input = Vec::with_capacity(source.len() + 1);
+    input.extend_from_slice(source.as_bytes());
+    input.push(0);
+    let before = Exhaustion::now();
+    let flags = qjs::JS_EVAL_TYPE_MODULE | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+    // SAFETY: `input` is NUL-terminated and outlives the call; the returned value is owned
+    // by `Value` from here on.
+    let compiled = unsafe {
+        let raw = qjs::JS_Eval(
+            ctx.as_raw().as_ptr(),
+            input.as_ptr() as *const _,
+            source.len() as _,
+            file_name.as_ptr(),
+            flags as i32,
+        );
+        if qjs::JS_IsException(raw) {
+            let thrown = ctx.catch();
+            return Err(classify(ctx, &thrown, name, before, ErrorOrigin::Compile));
+        }
+        Value::from_raw(ctx.clone(), raw)
+    };
+    let imports = modules::requests(ctx, &compiled).map_err(|message| {
+        Failure::Syntax(ErrorInfo {
+            name: Some("SyntaxError".to_owned()),
+            message,
+            ..ErrorInfo::default()
         })
+    })?;
+    let bytecode = write_bytecode(ctx, &compiled)?;
+    Ok(CompiledModule { bytecode, imports })
+}
+
+/// Defines the global `input` from JSON text, and returns it (`undefined` without one).
+fn define_input<'js>(
+    ctx: &Ctx<'js>,
+    input: Option<&str>,
+    script_name: &str,
+    before: Exhaustion,
+) -> Result<Value<'js>, Failure> {
+    let Some(json) = input else {
+        return Ok(Value::new_undefined(ctx.clone()));
+    };
+    let value = match ctx.json_parse(json.as_bytes()) {
+        Ok(value) => value,
+        Err(_) => {
+            let thrown = ctx.catch();
+            return Err(
+                match classify(ctx, &thrown, script_name, before, ErrorOrigin::Run) {
+                    Failure::Exception(info) => {
+                        Failure::Internal(format!("the input is not valid JSON: {}", info.message))
+                    }
+                    other => other,
+                },
+            );
+        }
+    };
+    if ctx.globals().set("input", value.clone()).is_err() {
+        let thrown = ctx.catch();
+        return Err(classify(
+            ctx,
+            &thrown,
+            script_name,
+            before,
+            ErrorOrigin::Run,
+        ));
+    }
+    Ok(value)
+}
+
+/// Builds the entry module (its imports are built as it is read), links it and runs its
+/// top level to the end (top-level `await` included). A failure before any of its code
+/// runs that is a `SyntaxError` (a JSON module that does not parse, an import of a name
+/// a module does not export) is a syntax failure.
+fn link_and_evaluate(
+    ctx: &Ctx<'_>,
+    entry: &str,
+    before: Exhaustion,
+) -> Result<std::ptr::NonNull<qjs::JSModuleDef>, Failure> {
+    let raw = ctx.as_raw().as_ptr();
+    let before_code = |ctx: &Ctx<'_>| {
+        let thrown = ctx.catch();
+        match classify(ctx, &thrown, entry, before, ErrorOrigin::Run) {
+            Failure::Exception(info) if info.name.as_deref() == Some("SyntaxError") => {
+                Failure::Syntax(info)
+            }
+            other => other,
+        }
+    };
+    // SAFETY: inside the run begun by `in_run`; the module values made here are new
+    // references QuickJS consumes or that are freed here.
+    unsafe {
+        let Some(module) = modules::build(raw, entry) else {
+            return Err(before_code(ctx));
+        };
+        let value = qjs::JS_MKPTR(qjs::JS_TAG_MODULE, module.as_ptr() as *mut _);
+        if qjs::JS_ResolveModule(raw, value) < 0 {
+            return Err(before_code(ctx));
+        }
+        // JS_EvalFunction takes the reference it is given.
+        let evaluated = qjs::JS_EvalFunction(raw, qjs::JS_DupValue(raw, value));
+        if qjs::JS_IsException(evaluated) {
+            return Err(before_code(ctx));
+        }
+        let evaluated = Value::from_raw(ctx.clone(), evaluated);
+        settle(ctx, evaluated, entry, before)?;
+        Ok(module)
+    }
+}
+
+/// `typeof`-like name of a value, for error messages.
+fn type_name(value: &Value<'_>) -> &'static str {
+    use rquickjs::Type;
+    match value.type_of() {
+        Type::Null => "null",
+        Type::Bool => "a boolean",
+        Type::Int | Type::Float => "a number",
+        Type::String => "a string",
+        Type::Symbol => "a symbol",
+        Type::BigInt => "a bigint",
+        Type::Array => "an array",
+        _ => "an object",
+    }
+}
+
+/// The result as JSON text, within the output limit.
+fn result_json<'js>(
+    ctx: &Ctx<'js>,
+    value: Value<'js>,
+    script_name: &str,
+    before: Exhaustion,
+    limits: RunLimits,
+) -> Result<String, Failure> {
+    match to_json(ctx, value, limits.output_bytes as usize) {
+        Ok(json) => Ok(json),
+        Err(JsonError::TooLarge(len)) => Err(Failure::OutputLimit(len)),
+        Err(JsonError::Threw) => {
+            let thrown = ctx.catch();
+            Err(classify(
+                ctx,
+                &thrown,
+                script_name,
+                before,
+                ErrorOrigin::Run,
+            ))
+        }
     }
 }
 

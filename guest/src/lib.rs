@@ -19,6 +19,7 @@
 
 pub mod apis;
 pub mod engine;
+pub mod modules;
 pub mod services;
 pub mod stack;
 pub mod value;

@@ -1,8 +1,10 @@
 //! What the engine needs from its surroundings: logging, host functions, the caller's
-//! context, randomness. In the component these are WIT imports; in unit tests, fakes.
+//! context, randomness, modules for a dynamic `import()`. In the component these are WIT imports; in unit tests, fakes.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+
+use crate::modules::{LoadError, ModuleDef, ModuleKind};
 
 /// Severity of a `console.*` record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +72,14 @@ pub trait Services {
     fn deadline_ms(&self) -> Option<i64>;
     /// A fresh random seed for `Math.random`.
     fn random_seed(&self) -> u64;
+    /// The module `specifier` names, imported by `importer`, for a dynamic `import()` the
+    /// host did not link before the run.
+    fn load_module(
+        &self,
+        importer: &str,
+        specifier: &str,
+        kind: ModuleKind,
+    ) -> Result<ModuleDef, LoadError>;
 }
 
 thread_local! {

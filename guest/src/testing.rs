@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::engine::{Engine, Failure, RunLimits};
+use crate::modules::{LoadError, ModuleBody, ModuleDef, ModuleKind};
 use crate::services::{self, CallError, LogLevel, Services, Tenant, User};
 
 /// What a run sees of the host: fixed answers, and a record of what the script sent
@@ -28,6 +29,9 @@ pub struct Fake {
     pub deadline_ms: Option<i64>,
     /// The seed `Math.random` gets.
     pub seed: u64,
+    /// The module registry a dynamic `import()` reads: resolved name and source (a name
+    /// ending in `.json` is JSON).
+    pub modules: Vec<(String, String)>,
     /// What the script sent, shared by the clones.
     pub records: Rc<Records>,
 }
@@ -50,6 +54,7 @@ impl Default for Fake {
             locale: None,
             deadline_ms: None,
             seed: 0,
+            modules: Vec::new(),
             records: Rc::default(),
         }
     }
@@ -113,6 +118,50 @@ impl Services for Fake {
     fn random_seed(&self) -> u64 {
         self.seed
     }
+
+    fn load_module(
+        &self,
+        importer: &str,
+        specifier: &str,
+        kind: ModuleKind,
+    ) -> Result<ModuleDef, LoadError> {
+        let name = resolve(importer, specifier);
+        let Some((_, source)) = self.modules.iter().find(|(n, _)| *n == name) else {
+            return Err(LoadError::NotFound(format!(
+                "cannot find module {specifier:?} imported from {importer:?}"
+            )));
+        };
+        let body = match kind {
+            ModuleKind::Json => ModuleBody::Json(source.clone()),
+            ModuleKind::JavaScript => ModuleBody::Source(source.clone()),
+        };
+        Ok(ModuleDef {
+            name,
+            kind,
+            body: Some(body),
+            links: Vec::new(),
+        })
+    }
+}
+
+/// The tests' resolution: `./` and `../` against the importer's directory, anything else
+/// as written (the host's own resolution has its tests on the host).
+pub fn resolve(importer: &str, specifier: &str) -> String {
+    if !(specifier.starts_with("./") || specifier.starts_with("../")) {
+        return specifier.to_owned();
+    }
+    let mut parts: Vec<&str> = importer.split('/').collect();
+    parts.pop();
+    for part in specifier.split('/') {
+        match part {
+            "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
 }
 
 /// Limits roomy enough for any test script, below the test thread's own stack.
@@ -133,7 +182,52 @@ pub fn run_with(fake: &Fake, source: &str, limits: RunLimits) -> Result<String, 
     let engine = Engine::new().map_err(Failure::Internal)?;
     let bytecode = engine.compile("test.js", source)?;
     services::install(Rc::new(fake.clone()));
-    engine.run(&bytecode, "test.js", limits)
+    engine.run(&bytecode, "test.js", None, limits)
+}
+
+/// Runs the module `entry` of `fake.modules` as the host would: compiles it and its
+/// static imports (transitively), links them, and calls `export` with `input`.
+pub fn run_module(
+    fake: &Fake,
+    entry: &str,
+    export: Option<&str>,
+    input: Option<&str>,
+) -> Result<String, Failure> {
+    let engine = Engine::new().map_err(Failure::Internal)?;
+    let mut defs: Vec<ModuleDef> = Vec::new();
+    let mut pending = vec![(entry.to_owned(), ModuleKind::JavaScript)];
+    while let Some((name, kind)) = pending.pop() {
+        if defs.iter().any(|def| def.name == name) {
+            continue;
+        }
+        let Some((_, source)) = fake.modules.iter().find(|(n, _)| *n == name) else {
+            return Err(Failure::Internal(format!("test registry lacks {name}")));
+        };
+        if kind == ModuleKind::Json {
+            defs.push(ModuleDef {
+                name,
+                kind,
+                body: Some(ModuleBody::Json(source.clone())),
+                links: Vec::new(),
+            });
+            continue;
+        }
+        let compiled = engine.compile_module(&name, source)?;
+        let mut links = Vec::new();
+        for import in compiled.imports {
+            let resolved = resolve(&name, &import.specifier);
+            pending.push((resolved.clone(), import.kind));
+            links.push((import.specifier, resolved));
+        }
+        defs.push(ModuleDef {
+            name,
+            kind,
+            body: Some(ModuleBody::Bytecode(compiled.bytecode)),
+            links,
+        });
+    }
+    services::install(Rc::new(fake.clone()));
+    engine.run_module(entry, defs, export, input, LIMITS)
 }
 
 /// [`run`], for a script that must succeed: its completion value's JSON.

@@ -109,6 +109,39 @@ pub enum ExecError {
         /// The panic's message, when it had a text one.
         message: String,
     },
+    /// The input is larger than the execution's `input_bytes` limit; refused before an
+    /// instance was used.
+    #[error(
+        "input limit: the input is {size_bytes} bytes of JSON, more than the {limit_bytes} allowed"
+    )]
+    InputLimit {
+        /// The input's size.
+        size_bytes: u64,
+        /// The limit that applied.
+        limit_bytes: u64,
+    },
+    /// A static import that nothing resolves: the loader has no such module, or the
+    /// specifier leads nowhere. The execution ran none of its code.
+    #[error("module not found: {specifier:?} imported by {importer:?}: {reason}")]
+    ModuleNotFound {
+        /// The specifier as written.
+        specifier: String,
+        /// The importing module's name.
+        importer: String,
+        /// Why nothing resolves it.
+        reason: String,
+    },
+    /// The module loader failed (or panicked) while loading a module.
+    #[error("module load failed: {module:?}: {message}")]
+    ModuleLoadFailed {
+        /// The resolved name of the module being loaded.
+        module: String,
+        /// The loader's error.
+        message: String,
+    },
+    /// The execution's modules went past `modules` or `module_bytes`.
+    #[error("module limit: {0}")]
+    ModuleLimit(String),
     /// The caller's request cannot run as asked: a limit out of range, or `execute`
     /// called from inside a host function. Nothing ran.
     #[error("invalid request: {0}")]
@@ -170,6 +203,14 @@ pub enum ErrorKind {
     HostFnPanicked,
     /// See [`ExecError::InvalidRequest`].
     InvalidRequest,
+    /// See [`ExecError::InputLimit`].
+    InputLimit,
+    /// See [`ExecError::ModuleNotFound`].
+    ModuleNotFound,
+    /// See [`ExecError::ModuleLoadFailed`].
+    ModuleLoadFailed,
+    /// See [`ExecError::ModuleLimit`].
+    ModuleLimit,
     /// See [`ExecError::QuotaExceeded`].
     QuotaExceeded,
     /// See [`ExecError::QuotaUnavailable`].
@@ -182,7 +223,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::Syntax,
         ErrorKind::Exception,
         ErrorKind::OutOfFuel,
@@ -195,6 +236,10 @@ impl ErrorKind {
         ErrorKind::OutputDepth,
         ErrorKind::HostFnPanicked,
         ErrorKind::InvalidRequest,
+        ErrorKind::InputLimit,
+        ErrorKind::ModuleNotFound,
+        ErrorKind::ModuleLoadFailed,
+        ErrorKind::ModuleLimit,
         ErrorKind::QuotaExceeded,
         ErrorKind::QuotaUnavailable,
         ErrorKind::Closed,
@@ -216,6 +261,10 @@ impl ErrorKind {
             ErrorKind::OutputDepth => "output_depth",
             ErrorKind::HostFnPanicked => "host_fn_panicked",
             ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::InputLimit => "input_limit",
+            ErrorKind::ModuleNotFound => "module_not_found",
+            ErrorKind::ModuleLoadFailed => "module_load_failed",
+            ErrorKind::ModuleLimit => "module_limit",
             ErrorKind::QuotaExceeded => "quota_exceeded",
             ErrorKind::QuotaUnavailable => "quota_unavailable",
             ErrorKind::Closed => "closed",
@@ -246,6 +295,10 @@ impl ExecError {
             ExecError::OutputDepth { .. } => ErrorKind::OutputDepth,
             ExecError::HostFnPanicked { .. } => ErrorKind::HostFnPanicked,
             ExecError::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            ExecError::InputLimit { .. } => ErrorKind::InputLimit,
+            ExecError::ModuleNotFound { .. } => ErrorKind::ModuleNotFound,
+            ExecError::ModuleLoadFailed { .. } => ErrorKind::ModuleLoadFailed,
+            ExecError::ModuleLimit(_) => ErrorKind::ModuleLimit,
             ExecError::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
             ExecError::QuotaUnavailable(_) => ErrorKind::QuotaUnavailable,
             ExecError::Closed => ErrorKind::Closed,

@@ -15,23 +15,36 @@
 //! 3. **Lease**: a fresh instance from the pool, prepared with the context and limits.
 //! 4. **Bytecode**: a compiled script's own, or the cache's, or compiled now in this
 //!    instance (before it has run any tenant code) and cached.
-//! 5. **Run**, then parse the JSON result.
-//! 6. **Finish**: logs and usage are read from the instance whatever happened, and the
+//! 5. **Link** (modules): every static import, transitively, is resolved, asked of the
+//!    service's module loader, and compiled (cache first, then this instance, still
+//!    before any tenant code has run), so a missing module fails the execution before
+//!    any of its code runs and no slot ever waits on another.
+//! 6. **Run**, then parse the JSON result.
+//! 7. **Finish**: logs and usage are read from the instance whatever happened, and the
 //!    lease retires it. The fuel used is charged to the tenant's quota.
+//!
+//! Security invariant: bytecode that enters the cache (and so may be shared by other
+//! executions, of any tenant) is only ever produced by an instance that had run no
+//! tenant code when it compiled it: stages 4 and 5 happen before stage 6, in the same
+//! fresh instance, and nothing the guest returns while a tenant's code runs is ever
+//! cached (a dynamic `import()` the cache lacks is compiled inside the guest, for that
+//! run only). The key is the guest build, script or module, the resolved name and the
+//! source.
 //!
 //! The deadline and cancellation stop a running guest from inside (the epoch callback, or
 //! the host-call import while a host function runs), so even a failed execution ends
-//! through stage 6 with its logs and stats. A backstop a little past the deadline answers
+//! through stage 7 with its logs and stats. A backstop a little past the deadline answers
 //! the caller even if something failed to stop.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
+use jsruntime_wasm::bindings::jsruntime::sandbox::modules as wit_modules;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::cache::{self, BytecodeCache, Lookup, ScriptHash};
+use crate::cache::{self, BytecodeCache, CodeKind, Compiled, Lookup, ScriptHash};
 use crate::context::ExecContext;
 use crate::error::{ErrorKind, ExecError};
 use crate::failure;
@@ -40,11 +53,13 @@ use crate::instance::Assignment;
 use crate::json;
 use crate::limits::{Limits, MIB};
 use crate::metrics::Metrics;
+use crate::module_graph::{Fetch, Fetched, ModuleSession};
+use crate::modules::{ModuleKind, ModuleLoader};
 use crate::offload::{run_offloading, GuestThreads};
 use crate::outcome::{LogRecord, Stats};
 use crate::pool::{Lease, Pool, Slot};
 use crate::quota::{FuelCharge, Quotas};
-use crate::request::{Code, ExecRequest};
+use crate::request::{Code, ExecRequest, Input};
 use crate::tenancy::fair::TenantKey;
 use crate::tenancy::policy::{Quota, TenantPolicy};
 
@@ -82,7 +97,12 @@ impl Purpose {
 pub(crate) struct Prepared {
     pub(crate) purpose: Purpose,
     code: Code,
+    pub(crate) kind: CodeKind,
     pub(crate) name: Arc<str>,
+    /// The input's JSON, checked against its limit.
+    input: Option<Arc<str>>,
+    /// The export a module's execution calls.
+    entry: Option<Arc<str>>,
     pub(crate) hash: ScriptHash,
     context: Arc<ExecContext>,
     tenant: TenantKey,
@@ -113,14 +133,36 @@ impl Prepared {
                 limits.timeout = caller_deadline.saturating_duration_since(started);
             }
         }
+        let kind = request.code.kind();
         let (name, hash) = match &request.code {
-            Code::Source { name, source } => (Arc::clone(name), cache::script_hash(name, source)),
+            Code::Source { name, source, .. } => {
+                (Arc::clone(name), cache::code_hash(kind, name, source))
+            }
             Code::Script(script) => (Arc::clone(&script.name), script.hash),
         };
+        let input = match &request.input {
+            None => None,
+            Some(Input::Invalid(reason)) => return Err(ExecError::InvalidRequest(reason.clone())),
+            Some(Input::Json(json)) if json.len() as u64 > limits.input_bytes => {
+                return Err(ExecError::InputLimit {
+                    size_bytes: json.len() as u64,
+                    limit_bytes: limits.input_bytes,
+                })
+            }
+            Some(Input::Json(json)) => Some(Arc::clone(json)),
+        };
+        if request.entry.is_some() && kind == CodeKind::Script {
+            return Err(ExecError::InvalidRequest(
+                "an entry names an export of a module; this request runs a script".into(),
+            ));
+        }
         Ok(Prepared {
             purpose,
             code: request.code.clone(),
+            kind,
             name,
+            input,
+            entry: request.entry.clone(),
             hash,
             tenant: request.context.tenant_id().map(Arc::from),
             context: Arc::clone(&request.context),
@@ -137,8 +179,8 @@ impl Prepared {
 pub(crate) enum Product {
     /// The script's result.
     Value(serde_json::Value),
-    /// Bytecode ([`Purpose::Compile`]).
-    Bytecode(Arc<[u8]>),
+    /// Bytecode, and a module's imports ([`Purpose::Compile`]).
+    Compiled(Compiled),
 }
 
 /// One pass through the pipeline, successful or not.
@@ -186,6 +228,8 @@ pub(crate) struct Pipeline {
     /// The runtime's default limits.
     pub(crate) defaults: Limits,
     pub(crate) tenancy: Tenancy,
+    /// Where modules' imports come from.
+    module_loader: Option<Arc<dyn ModuleLoader>>,
     /// Linear memory of a fresh instance (the snapshot), read from the first instance
     /// leased: the part of the memory limit QuickJS's heap cannot use.
     base_memory_bytes: OnceLock<u64>,
@@ -199,6 +243,7 @@ impl Pipeline {
         defaults: Limits,
         cache_bytes: u64,
         tenancy: Tenancy,
+        module_loader: Option<Arc<dyn ModuleLoader>>,
     ) -> Pipeline {
         Pipeline {
             pool,
@@ -208,6 +253,7 @@ impl Pipeline {
             shutdown,
             defaults,
             tenancy,
+            module_loader,
             base_memory_bytes: OnceLock::new(),
         }
     }
@@ -444,7 +490,7 @@ impl Pipeline {
         }
     }
 
-    /// Stages 3 to 5 on a leased instance.
+    /// Stages 3 to 6 on a leased instance.
     async fn work(
         &self,
         lease: &mut Lease,
@@ -458,45 +504,194 @@ impl Pipeline {
             limits: prepared.limits,
             deadline: prepared.deadline,
             cancel: prepared.cancel.clone(),
-            host_caller,
+            host_caller: host_caller.clone(),
         })?;
-        let bytecode = match &prepared.code {
+        let compiled = match &prepared.code {
             Code::Script(script) => {
                 *cache_hit = true;
-                Arc::clone(&script.bytecode)
+                script.compiled.clone()
             }
             Code::Source { source, .. } if prepared.purpose == Purpose::SelfCheck => {
-                lease.compile(&prepared.name, source).await?
+                Compiled::script(lease.compile(&prepared.name, source).await?)
             }
-            Code::Source { source, .. } => {
-                let lookup = {
-                    let compile = lease.compile(&prepared.name, source);
-                    self.cache.get_or_compile(prepared.hash, compile).await
-                };
-                match lookup {
-                    Lookup::Hit(bytecode) => {
-                        *cache_hit = true;
-                        bytecode
-                    }
-                    Lookup::Compiled(bytecode) => bytecode,
-                    Lookup::Failed(error) => return Err(error),
-                    Lookup::OtherFailed(error) if error.kind() == ErrorKind::Syntax => {
-                        return Err(error)
-                    }
-                    // Another execution's compilation failed for a reason of its own (its
-                    // timeout, its cancellation): compile for this one.
-                    Lookup::OtherFailed(_) => lease.compile(&prepared.name, source).await?,
-                }
+            Code::Source { kind, source, .. } => {
+                let (compiled, hit) = self
+                    .compile_cached(lease, *kind, &prepared.name, prepared.hash, source)
+                    .await?;
+                *cache_hit = hit;
+                compiled
             }
         };
         if prepared.purpose == Purpose::Compile {
-            return Ok(Product::Bytecode(bytecode));
+            return Ok(Product::Compiled(compiled));
         }
+        let mut session = ModuleSession::new(
+            self.module_loader.clone(),
+            Arc::clone(&prepared.context),
+            self.cache.clone(),
+            &prepared.limits,
+        );
         let guest_limits = guest_limits(&prepared.limits, base_memory_bytes);
-        let json = lease.run(&prepared.name, &bytecode, guest_limits).await?;
+        let input = prepared.input.as_deref();
+        let json = match prepared.kind {
+            CodeKind::Script => {
+                lease.set_modules(session);
+                lease
+                    .run(&prepared.name, &compiled.bytecode, input, guest_limits)
+                    .await?
+            }
+            CodeKind::Module => {
+                let source_len = match &prepared.code {
+                    Code::Source { source, .. } => source.len(),
+                    Code::Script(_) => 0,
+                };
+                session
+                    .add_entry(&prepared.name, source_len)
+                    .map_err(|error| error.into_exec_error(&prepared.limits))?;
+                let modules = self
+                    .link(lease, prepared, &mut session, &host_caller, compiled)
+                    .await?;
+                lease.set_modules(session);
+                lease
+                    .run_module(
+                        &prepared.name,
+                        &modules,
+                        prepared.entry.as_deref(),
+                        input,
+                        guest_limits,
+                    )
+                    .await?
+            }
+        };
         json::parse(&json)
             .map(Product::Value)
             .map_err(failure::from_result_json)
+    }
+
+    /// Bytecode of `source` from the cache, or compiled in `lease` (which has run no
+    /// tenant code yet) and cached; and whether it was a hit.
+    async fn compile_cached(
+        &self,
+        lease: &mut Lease,
+        kind: CodeKind,
+        name: &str,
+        hash: ScriptHash,
+        source: &str,
+    ) -> Result<(Compiled, bool), ExecError> {
+        let lookup = {
+            let compile = compile_in(lease, kind, name, source);
+            self.cache.get_or_compile(hash, compile).await
+        };
+        match lookup {
+            Lookup::Hit(compiled) => Ok((compiled, true)),
+            Lookup::Compiled(compiled) => Ok((compiled, false)),
+            Lookup::Failed(error) => Err(error),
+            Lookup::OtherFailed(error) if error.kind() == ErrorKind::Syntax => Err(error),
+            // Another execution's compilation failed for a reason of its own (its
+            // timeout, its cancellation): compile for this one.
+            Lookup::OtherFailed(_) => Ok((compile_in(lease, kind, name, source).await?, false)),
+        }
+    }
+
+    /// Stage 5: the static import graph of the entry module (`entry`, compiled), every
+    /// module fetched once, compiled through the cache, linked by resolved name. The
+    /// entry comes last; JSON modules are handed over as text.
+    async fn link(
+        &self,
+        lease: &mut Lease,
+        prepared: &Prepared,
+        session: &mut ModuleSession,
+        host_caller: &HostCaller,
+        entry: Compiled,
+    ) -> Result<Vec<wit_modules::Module>, ExecError> {
+        let limits = &prepared.limits;
+        let mut modules = Vec::new();
+        let mut queue = std::collections::VecDeque::from([(prepared.name.to_string(), entry)]);
+        while let Some((name, compiled)) = queue.pop_front() {
+            let mut links = Vec::with_capacity(compiled.imports.len());
+            for import in compiled.imports.iter() {
+                let fetched = session
+                    .fetch(
+                        host_caller,
+                        lease.stopped(),
+                        &name,
+                        &import.specifier,
+                        import.kind,
+                    )
+                    .await
+                    .map_err(|error| error.into_exec_error(limits))?;
+                let resolved = match fetched {
+                    Fetch::Known(resolved) => resolved,
+                    Fetch::New(module) if module.kind == ModuleKind::Json => {
+                        let resolved = module.name.clone();
+                        modules.push(wit_modules::Module {
+                            name: module.name,
+                            kind: wit_modules::ModuleKind::Json,
+                            body: Some(wit_modules::ModuleBody::Json(module.source.to_string())),
+                            links: Vec::new(),
+                        });
+                        resolved
+                    }
+                    Fetch::New(module) => {
+                        let resolved = module.name.clone();
+                        let compiled = self.compile_import(lease, &module).await?;
+                        queue.push_back((module.name, compiled));
+                        resolved
+                    }
+                };
+                links.push(wit_modules::Link {
+                    specifier: import.specifier.clone(),
+                    resolved,
+                });
+            }
+            modules.push(wit_modules::Module {
+                name,
+                kind: wit_modules::ModuleKind::Javascript,
+                body: Some(wit_modules::ModuleBody::Bytecode(
+                    compiled.bytecode.to_vec(),
+                )),
+                links,
+            });
+        }
+        Ok(modules)
+    }
+
+    /// An imported module's bytecode, through the cache; its syntax error names it.
+    async fn compile_import(
+        &self,
+        lease: &mut Lease,
+        module: &Fetched,
+    ) -> Result<Compiled, ExecError> {
+        let compiled = self
+            .compile_cached(
+                lease,
+                CodeKind::Module,
+                &module.name,
+                module.hash(),
+                &module.source,
+            )
+            .await;
+        match compiled {
+            Ok((compiled, _)) => Ok(compiled),
+            Err(ExecError::Syntax(mut error)) => {
+                error.message = format!("{} (in module {})", error.message, module.name);
+                Err(ExecError::Syntax(error))
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Compiles `source` as `kind` in `lease`.
+async fn compile_in(
+    lease: &mut Lease,
+    kind: CodeKind,
+    name: &str,
+    source: &str,
+) -> Result<Compiled, ExecError> {
+    match kind {
+        CodeKind::Script => Ok(Compiled::script(lease.compile(name, source).await?)),
+        CodeKind::Module => lease.compile_module(name, source).await,
     }
 }
 

@@ -33,7 +33,7 @@ pub(crate) enum Interrupt {
 }
 
 impl Interrupt {
-    fn into_error(self, limits: &Limits) -> ExecError {
+    pub(crate) fn into_error(self, limits: &Limits) -> ExecError {
         match self {
             Interrupt::Timeout => ExecError::Timeout {
                 timeout: limits.timeout,

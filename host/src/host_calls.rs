@@ -78,23 +78,50 @@ impl HostCaller {
         )
     }
 
-    /// Starts `future` on the caller's task. The receiver gets its outcome; dropping the
-    /// receiver drops the future. If the caller's side is gone the receiver reports it
-    /// at once (its error).
+    /// Starts a host function's `future` on the caller's task. The receiver gets its
+    /// outcome; dropping the receiver drops the future. If the caller's side is gone the
+    /// receiver reports it at once (its error).
     pub(crate) fn start(&self, future: HostFuture) -> oneshot::Receiver<HostReply> {
+        self.start_with(future, |ran| match ran {
+            Ran::Done(Ok(value)) => HostReply::Value(value),
+            Ran::Done(Err(error)) => HostReply::Failed(error),
+            Ran::Panicked(message) => HostReply::Panicked(message),
+        })
+    }
+
+    /// Starts any of the service's futures (a module loader's, say) on the caller's task,
+    /// with the same guarantees as a host function's: the receiver gets its outcome (or
+    /// its panic), dropping the receiver drops it.
+    pub(crate) fn run<T, F>(&self, future: F) -> oneshot::Receiver<Ran<T>>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.start_with(future, |ran| ran)
+    }
+
+    fn start_with<T, R, F>(
+        &self,
+        future: F,
+        outcome_of: impl FnOnce(Ran<T>) -> R + Send + 'static,
+    ) -> oneshot::Receiver<R>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
         let (reply, outcome) = oneshot::channel();
         let job: Job = Box::pin(async move {
             let mut reply = reply;
             let run = AssertUnwindSafe(IN_HOST_FN.scope((), future)).catch_unwind();
             tokio::select! {
                 ran = run => {
-                    let _ = reply.send(match ran {
-                        Ok(Ok(value)) => HostReply::Value(value),
-                        Ok(Err(error)) => HostReply::Failed(error),
-                        Err(panic) => HostReply::Panicked(panic_message(panic.as_ref())),
-                    });
+                    let _ = reply.send(outcome_of(match ran {
+                        Ok(value) => Ran::Done(value),
+                        Err(panic) => Ran::Panicked(panic_message(panic.as_ref())),
+                    }));
                 }
-                // The guest stopped waiting: drop the host function's future.
+                // The guest stopped waiting: drop the service's future.
                 () = reply.closed() => {}
             }
         });
@@ -103,6 +130,15 @@ impl HostCaller {
         let _ = self.jobs.send(job);
         outcome
     }
+}
+
+/// How a future started with [`HostCaller::run`] ended.
+#[derive(Debug)]
+pub(crate) enum Ran<T> {
+    /// It completed with this.
+    Done(T),
+    /// It panicked, with this message.
+    Panicked(String),
 }
 
 /// The caller's side: polls the host functions of one execution.

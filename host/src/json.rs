@@ -31,6 +31,37 @@ pub(crate) fn parse(json: &str) -> Result<serde_json::Value, JsonError> {
         .map_err(|error| JsonError::Invalid(error.to_string()))
 }
 
+/// Checks JSON text a caller gave (an input): valid, and nested at most
+/// [`MAX_JSON_DEPTH`] levels. Nothing is built.
+pub(crate) fn check(json: &str) -> Result<(), String> {
+    if nesting_exceeds(json.as_bytes(), MAX_JSON_DEPTH) {
+        return Err(format!(
+            "it nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
+        ));
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(json)
+        .map(|_| ())
+        .map_err(|error| error.to_string())
+}
+
+/// Whether `value` nests arrays and objects deeper than `limit`, without recursion (a
+/// value built deeper than the stack allows is answered, not overflowed).
+pub(crate) fn depth_exceeds(value: &serde_json::Value, limit: usize) -> bool {
+    let mut pending: Vec<(&serde_json::Value, usize)> = vec![(value, 0)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match value {
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            serde_json::Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth + 1 > limit {
+            return true;
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    false
+}
+
 /// Whether arrays and objects in `json` nest deeper than `limit`. Brackets inside strings
 /// do not count. Invalid JSON may answer either way; the parser then refuses it.
 fn nesting_exceeds(json: &[u8], limit: usize) -> bool {

@@ -38,8 +38,8 @@
 // it. The guest's side of the contract and the engine settings are in `jsruntime-wasm`.
 //
 // leaves:         limits, error, context, outcome, json, guest, host_fn, tenancy (policy,
-//                 budget, fair)
-// services:       cache, config, request, failure, host_calls, quota
+//                 budget, fair), modules (loader, files, resolve)
+// services:       cache, config, request, failure, host_calls, quota, module_graph
 // one instance:   instance (state, imports)
 // shared parts:   wasm (engine, component, ticker), pool (leases), offload (guest threads)
 // counting:       metrics (over the pool's and the cache's stats)
@@ -58,6 +58,8 @@ mod instance;
 mod json;
 mod limits;
 mod metrics;
+mod module_graph;
+mod modules;
 mod offload;
 mod outcome;
 mod pool;
@@ -80,10 +82,13 @@ pub use limits::{
     LimitOverrides, Limits, MAX_MEMORY_BYTES, MAX_STACK_BYTES, MAX_TIMEOUT, MIB, MIN_MEMORY_BYTES,
 };
 pub use metrics::{MetricsSnapshot, WallTimePercentiles};
+pub use modules::{
+    FileModuleLoader, LoadFuture, MemoryModuleLoader, ModuleKind, ModuleLoader, ModuleRequest,
+};
 pub use outcome::{Execution, LogLevel, LogRecord, Outcome, Stats};
 pub use pool::PoolStats;
 pub use quota::QuotaStats;
-pub use request::{ExecRequest, Script, DEFAULT_SCRIPT_NAME};
+pub use request::{ExecRequest, Script, DEFAULT_MODULE_NAME, DEFAULT_SCRIPT_NAME};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use tenancy::budget::{
     Admission, Budget, BudgetLimits, BudgetStore, MemoryBudgetStore, StoreError, StoreFuture,

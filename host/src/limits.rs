@@ -48,6 +48,16 @@ pub struct Limits {
     pub host_calls: u32,
     /// Bytes of `console.*` output kept; the excess is dropped and counted. Default 64 KiB.
     pub log_bytes: u32,
+    /// Largest input ([`ExecRequest::input`](crate::ExecRequest::input)), as JSON bytes;
+    /// a larger one is refused before an instance is used (`input_limit`). Default 1 MiB.
+    pub input_bytes: u64,
+    /// Most modules one execution may load: the entry module, each module it imports
+    /// statically or dynamically, JSON modules too. Beyond it a static import fails the
+    /// execution (`module_limit`) and a dynamic `import()` rejects. Default 256.
+    pub modules: u32,
+    /// Most bytes of module source (entry module included) one execution may load,
+    /// with the same consequences as [`Limits::modules`]. Default 8 MiB.
+    pub module_bytes: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +70,9 @@ impl Default for Limits {
             output_bytes: 1024 * 1024,
             host_calls: 1000,
             log_bytes: 64 * 1024,
+            input_bytes: MIB,
+            modules: 256,
+            module_bytes: 8 * MIB,
         }
     }
 }
@@ -94,6 +107,15 @@ impl Limits {
         if self.output_bytes == 0 {
             return Err("output limit must be at least 1 byte".into());
         }
+        if self.input_bytes == 0 {
+            return Err("input limit must be at least 1 byte".into());
+        }
+        if self.modules == 0 {
+            return Err("module limit must be at least 1 (the entry module counts)".into());
+        }
+        if self.module_bytes == 0 {
+            return Err("module source limit must be at least 1 byte".into());
+        }
         Ok(())
     }
 
@@ -107,6 +129,9 @@ impl Limits {
             output_bytes,
             host_calls,
             log_bytes,
+            input_bytes,
+            modules,
+            module_bytes,
         } = *overrides;
         self.fuel = fuel.unwrap_or(self.fuel);
         self.memory_bytes = memory_bytes.unwrap_or(self.memory_bytes);
@@ -115,6 +140,9 @@ impl Limits {
         self.output_bytes = output_bytes.unwrap_or(self.output_bytes);
         self.host_calls = host_calls.unwrap_or(self.host_calls);
         self.log_bytes = log_bytes.unwrap_or(self.log_bytes);
+        self.input_bytes = input_bytes.unwrap_or(self.input_bytes);
+        self.modules = modules.unwrap_or(self.modules);
+        self.module_bytes = module_bytes.unwrap_or(self.module_bytes);
         self.validate()
             .map_err(|message| ExecError::InvalidRequest(format!("invalid limits: {message}")))?;
         Ok(self)
@@ -139,6 +167,12 @@ pub struct LimitOverrides {
     pub host_calls: Option<u32>,
     /// See [`Limits::log_bytes`].
     pub log_bytes: Option<u32>,
+    /// See [`Limits::input_bytes`].
+    pub input_bytes: Option<u64>,
+    /// See [`Limits::modules`].
+    pub modules: Option<u32>,
+    /// See [`Limits::module_bytes`].
+    pub module_bytes: Option<u64>,
 }
 
 #[cfg(test)]

@@ -4,16 +4,26 @@
 //! jsruntime run [OPTIONS] FILE...      (`-` reads standard input)
 //! ```
 //!
-//! Each file runs in its own fresh instance. Exit status: 0 when every script
+//! Each file runs in its own fresh instance. A file ending in `.mjs` (or every file, with
+//! `--module`) is an ES module run as a handler: its entry export (`default`, or
+//! `--entry NAME`) is called with the input. Imports resolve to files relative to the
+//! importing file, confined to the entry file's directory. `--input JSON` or
+//! `--input-file PATH` gives every execution its input (`--input-file -` reads standard
+//! input, unless a script is read from there). Exit status: 0 when every script
 //! succeeded, 1 when any failed, 2 for usage or I/O errors.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
-use jsruntime::{Config, ExecContext, ExecRequest, Execution, HostFnError, Runtime, MIB};
+use jsruntime::{
+    Config, ExecContext, ExecRequest, Execution, FileModuleLoader, HostFnError, Runtime, MIB,
+};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -51,6 +61,18 @@ struct RunArgs {
     /// Print one JSON object per execution on stdout.
     #[arg(long)]
     json: bool,
+    /// The input every execution gets (the global `input`; a handler's argument), as JSON.
+    #[arg(long, value_name = "JSON", conflicts_with = "input_file")]
+    input: Option<String>,
+    /// Read the input from a file (`-`: standard input, when no script is read from it).
+    #[arg(long, value_name = "PATH")]
+    input_file: Option<String>,
+    /// Run every file as an ES module (files ending in `.mjs` always are).
+    #[arg(long)]
+    module: bool,
+    /// The export a module's execution calls (default: `default`).
+    #[arg(long, value_name = "NAME")]
+    entry: Option<String>,
     /// Run each file N times, each time in a fresh instance.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
@@ -84,18 +106,47 @@ fn run(args: RunArgs) -> Result<bool> {
     for file in &args.files {
         scripts.push((file.clone(), read_script(file)?));
     }
+    let input = match (&args.input, &args.input_file) {
+        (Some(json), _) => Some(json.clone()),
+        (None, Some(path)) if path == "-" => {
+            if args.files.iter().any(|file| file == "-") {
+                bail!("--input-file - and a script from standard input (-) cannot both read it");
+            }
+            let mut json = String::new();
+            std::io::stdin()
+                .read_to_string(&mut json)
+                .context("cannot read the input from standard input")?;
+            Some(json)
+        }
+        (None, Some(path)) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?)
+        }
+        (None, None) => None,
+    };
+    if let Some(json) = &input {
+        serde_json::from_str::<serde::de::IgnoredAny>(json)
+            .context("the input is not valid JSON")?;
+    }
+    let is_module = |file: &str| args.module || file.ends_with(".mjs");
+    if args.entry.is_some() {
+        if let Some(file) = args.files.iter().find(|file| !is_module(file)) {
+            bail!("--entry names a module's export, but {file} is a script (use --module or .mjs)");
+        }
+    }
 
-    let runtime = Runtime::builder()
-        .config(Config::default())
-        .host_fn("demo.echo", |call| async move { Ok(call.args) })
-        .host_fn("demo.tenant", |call| async move {
-            call.context
-                .tenant_id()
-                .map(|id| json!(id))
-                .ok_or_else(|| HostFnError::new("the execution has no tenant"))
-        })
-        .build()
-        .context("starting the runtime")?;
+    // One runtime per directory of entry files: each confines its imports to its own.
+    let mut runtimes: HashMap<PathBuf, Runtime> = HashMap::new();
+    let mut runtime_for = |file: &str| -> Result<Runtime> {
+        let dir = module_dir(file);
+        if let Some(runtime) = runtimes.get(&dir) {
+            return Ok(runtime.clone());
+        }
+        let loader = FileModuleLoader::new(&dir)
+            .with_context(|| format!("cannot use {} as a module directory", dir.display()))?;
+        let runtime = start_runtime(loader)?;
+        runtimes.insert(dir, runtime.clone());
+        Ok(runtime)
+    };
 
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -104,13 +155,25 @@ fn run(args: RunArgs) -> Result<bool> {
     let mut all_ok = true;
     let stdout = std::io::stdout();
     for (file, source) in scripts {
-        let mut request = ExecRequest::source(source)
+        let runtime = runtime_for(&file)?;
+        let code = if is_module(&file) {
+            ExecRequest::module(source)
+        } else {
+            ExecRequest::source(source)
+        };
+        let mut request = code
             .name(display_name(&file))
             .context(context.clone())
             .timeout(Duration::from_millis(args.timeout_ms))
             .memory_bytes(args.memory_mb * MIB);
         if let Some(fuel) = args.fuel {
             request = request.fuel(fuel);
+        }
+        if let Some(json) = &input {
+            request = request.input_json(json.as_str());
+        }
+        if let Some(entry) = &args.entry {
+            request = request.entry(entry.as_str());
         }
         for _ in 0..args.repeat {
             let execution = tokio.block_on(runtime.execute_detailed(&request));
@@ -124,6 +187,33 @@ fn run(args: RunArgs) -> Result<bool> {
         }
     }
     Ok(all_ok)
+}
+
+/// The runtime of the CLI: demo host functions, modules from `loader`.
+fn start_runtime(loader: FileModuleLoader) -> Result<Runtime> {
+    Runtime::builder()
+        .config(Config::default())
+        .host_fn("demo.echo", |call| async move { Ok(call.args) })
+        .host_fn("demo.tenant", |call| async move {
+            call.context
+                .tenant_id()
+                .map(|id| json!(id))
+                .ok_or_else(|| HostFnError::new("the execution has no tenant"))
+        })
+        .module_loader(Arc::new(loader))
+        .build()
+        .context("starting the runtime")
+}
+
+/// The directory a file's imports are confined to: its own (the current one for `-`).
+fn module_dir(file: &str) -> PathBuf {
+    if file == "-" {
+        return PathBuf::from(".");
+    }
+    match Path::new(file).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 fn read_script(file: &str) -> Result<String> {

@@ -1,24 +1,53 @@
-//! What a caller asks for: [`ExecRequest`] (the code, the caller's context, limit
-//! overrides, cancellation) and [`Script`] (bytecode compiled once, to run many times).
+//! What a caller asks for: [`ExecRequest`] (the code, its input, the caller's context,
+//! limit overrides, cancellation) and [`Script`] (bytecode compiled once, to run many
+//! times).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{self, ScriptHash};
+use crate::cache::{self, CodeKind, Compiled, ScriptHash};
 use crate::context::ExecContext;
+use crate::json::{self, MAX_JSON_DEPTH};
 use crate::limits::LimitOverrides;
 
 /// What to run: source (compiled through the cache) or a compiled [`Script`].
 #[derive(Debug, Clone)]
 pub(crate) enum Code {
-    Source { name: Arc<str>, source: Arc<str> },
+    Source {
+        kind: CodeKind,
+        name: Arc<str>,
+        source: Arc<str>,
+    },
     Script(Script),
 }
 
-/// One execution request: the code, the caller's context, limit overrides and an
-/// optional cancellation token.
+impl Code {
+    pub(crate) fn kind(&self) -> CodeKind {
+        match self {
+            Code::Source { kind, .. } => *kind,
+            Code::Script(script) => script.kind,
+        }
+    }
+}
+
+/// A request's input: JSON text, checked when the request was built.
+#[derive(Debug, Clone)]
+pub(crate) enum Input {
+    Json(Arc<str>),
+    /// Why the input given cannot be used (the execution is refused with this).
+    Invalid(String),
+}
+
+/// One execution request: the code, its input, the caller's context, limit overrides
+/// and an optional cancellation token.
+///
+/// A *script* ([`ExecRequest::source`]) is strict-mode global code; its completion value
+/// is the result. A *module* ([`ExecRequest::module`]) is an ES module: it runs its top
+/// level (awaiting top-level `await`), then its entry export (`default`, or the one
+/// [`ExecRequest::entry`] names) is called with the input and what it returns, awaited,
+/// is the result. Both see the input as the global `input` too.
 ///
 /// ```
 /// use std::time::Duration;
@@ -28,10 +57,16 @@ pub(crate) enum Code {
 ///     .name("formula.js")
 ///     .timeout(Duration::from_millis(100))
 ///     .fuel(10_000_000);
+///
+/// let handler = ExecRequest::module("export default (cart) => cart.items.length")
+///     .name("rules/count.js")
+///     .input(serde_json::json!({ "items": [1, 2, 3] }));
 /// ```
 #[derive(Debug, Clone)]
 pub struct ExecRequest {
     pub(crate) code: Code,
+    pub(crate) input: Option<Input>,
+    pub(crate) entry: Option<Arc<str>>,
     pub(crate) context: Arc<ExecContext>,
     pub(crate) overrides: LimitOverrides,
     pub(crate) cancel: Option<CancellationToken>,
@@ -40,16 +75,33 @@ pub struct ExecRequest {
 /// The name a script gets when the request does not give one.
 pub const DEFAULT_SCRIPT_NAME: &str = "script.js";
 
+/// The name a module gets when the request does not give one (its relative imports
+/// resolve from the top of the module names: `./tax.js` is `tax.js`).
+pub const DEFAULT_MODULE_NAME: &str = "main.mjs";
+
 impl ExecRequest {
     /// Runs this source (strict-mode global code; its completion value is the result).
     pub fn source(source: impl Into<Arc<str>>) -> Self {
         Self::with_code(Code::Source {
+            kind: CodeKind::Script,
             name: Arc::from(DEFAULT_SCRIPT_NAME),
             source: source.into(),
         })
     }
 
-    /// Runs a script compiled earlier with [`Runtime::compile`](crate::Runtime::compile).
+    /// Runs this source as an ES module, as a handler: see the type's description. Its
+    /// imports come from the runtime's [`ModuleLoader`](crate::ModuleLoader).
+    pub fn module(source: impl Into<Arc<str>>) -> Self {
+        Self::with_code(Code::Source {
+            kind: CodeKind::Module,
+            name: Arc::from(DEFAULT_MODULE_NAME),
+            source: source.into(),
+        })
+    }
+
+    /// Runs a script or module compiled earlier with
+    /// [`Runtime::compile`](crate::Runtime::compile) or
+    /// [`Runtime::compile_module`](crate::Runtime::compile_module).
     pub fn script(script: &Script) -> Self {
         Self::with_code(Code::Script(script.clone()))
     }
@@ -57,18 +109,62 @@ impl ExecRequest {
     fn with_code(code: Code) -> Self {
         ExecRequest {
             code,
+            input: None,
+            entry: None,
             context: Arc::new(ExecContext::default()),
             overrides: LimitOverrides::default(),
             cancel: None,
         }
     }
 
-    /// Names the source (stack traces and error positions use it). Ignored for a
-    /// compiled [`Script`], which keeps its own name.
+    /// Names the source (stack traces and error positions use it; a module's relative
+    /// imports resolve against it). Ignored for a compiled [`Script`], which keeps its
+    /// own name.
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
         if let Code::Source { name: current, .. } = &mut self.code {
             *current = name.into();
         }
+        self
+    }
+
+    /// Gives the execution its input: the global `input` (a fresh copy in each
+    /// execution: what a script does to it stays inside), and a module's entry export
+    /// gets it as its argument. Without one, `input` is not defined and the entry gets
+    /// `undefined`.
+    ///
+    /// Serialized once, here. At most [`Limits::input_bytes`](crate::Limits::input_bytes)
+    /// bytes of JSON (else `input_limit`) nested at most [`MAX_JSON_DEPTH`] levels (else
+    /// `invalid_request`).
+    pub fn input(mut self, input: serde_json::Value) -> Self {
+        self.input = Some(if json::depth_exceeds(&input, MAX_JSON_DEPTH) {
+            Input::Invalid(format!(
+                "the input nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
+            ))
+        } else {
+            Input::Json(Arc::from(input.to_string()))
+        });
+        self
+    }
+
+    /// [`ExecRequest::input`] from JSON text the service already has (a request body),
+    /// without building a `serde_json::Value`. Checked here: text that is not JSON, or
+    /// nests deeper than [`MAX_JSON_DEPTH`], makes the execution fail with
+    /// `invalid_request`.
+    pub fn input_json(mut self, json: impl Into<Arc<str>>) -> Self {
+        let json = json.into();
+        self.input = Some(match json::check(&json) {
+            Ok(()) => Input::Json(json),
+            Err(reason) => Input::Invalid(format!("the input is not usable JSON: {reason}")),
+        });
+        self
+    }
+
+    /// Names the export a module's execution calls (default: `default`). A module
+    /// without that export, or whose export is not a function, fails with a `TypeError`
+    /// (`exception`) that names it. Only for modules: a script with an entry is refused
+    /// (`invalid_request`).
+    pub fn entry(mut self, export: impl Into<Arc<str>>) -> Self {
+        self.entry = Some(export.into());
         self
     }
 
@@ -126,6 +222,24 @@ impl ExecRequest {
         self
     }
 
+    /// Overrides the input limit (bytes of JSON).
+    pub fn input_bytes(mut self, bytes: u64) -> Self {
+        self.overrides.input_bytes = Some(bytes);
+        self
+    }
+
+    /// Overrides the number of modules the execution may load.
+    pub fn modules(mut self, modules: u32) -> Self {
+        self.overrides.modules = Some(modules);
+        self
+    }
+
+    /// Overrides the bytes of module source the execution may load.
+    pub fn module_bytes(mut self, bytes: u64) -> Self {
+        self.overrides.module_bytes = Some(bytes);
+        self
+    }
+
     /// Cancels the execution when `token` is cancelled (also while it waits for a slot).
     pub fn cancel_token(mut self, token: CancellationToken) -> Self {
         self.cancel = Some(token);
@@ -133,13 +247,15 @@ impl ExecRequest {
     }
 }
 
-/// A compiled script: QuickJS bytecode that this runtime produced, to run many times.
-/// Cheap to clone.
+/// A compiled script or module: QuickJS bytecode that this runtime produced, to run many
+/// times. Cheap to clone. A module's imports are not part of it: they are loaded (and
+/// compiled, through the cache) by each execution, for that execution's caller.
 #[derive(Clone)]
 pub struct Script {
+    pub(crate) kind: CodeKind,
     pub(crate) name: Arc<str>,
     pub(crate) hash: ScriptHash,
-    pub(crate) bytecode: Arc<[u8]>,
+    pub(crate) compiled: Compiled,
 }
 
 impl Script {
@@ -148,23 +264,29 @@ impl Script {
         &self.name
     }
 
-    /// sha256 of (guest build, name, source), lower-case hex.
+    /// Whether it is an ES module (from [`Runtime::compile_module`](crate::Runtime::compile_module)).
+    pub fn is_module(&self) -> bool {
+        self.kind == CodeKind::Module
+    }
+
+    /// sha256 of (guest build, script or module, name, source), lower-case hex.
     pub fn hash_hex(&self) -> String {
         cache::hex(&self.hash)
     }
 
     /// Size of its bytecode.
     pub fn bytecode_len(&self) -> usize {
-        self.bytecode.len()
+        self.compiled.bytecode.len()
     }
 }
 
 impl std::fmt::Debug for Script {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Script")
+            .field("kind", &self.kind)
             .field("name", &self.name)
             .field("hash", &self.hash_hex())
-            .field("bytecode_len", &self.bytecode.len())
+            .field("bytecode_len", &self.compiled.bytecode.len())
             .finish()
     }
 }

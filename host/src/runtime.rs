@@ -14,6 +14,7 @@ use crate::error::{ExecError, SetupError};
 use crate::execute::{Done, Pipeline, Prepared, Product, Purpose, Tenancy};
 use crate::host_fn::{HostCall, HostFnError, HostFns};
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::modules::ModuleLoader;
 use crate::offload::GuestThreads;
 use crate::outcome::Execution;
 use crate::outcome::Outcome;
@@ -47,6 +48,7 @@ pub struct RuntimeBuilder {
     host_fns: HostFns,
     policy: Option<Arc<dyn TenantPolicy>>,
     budget_store: Option<Arc<dyn BudgetStore>>,
+    module_loader: Option<Arc<dyn ModuleLoader>>,
 }
 
 impl RuntimeBuilder {
@@ -106,6 +108,14 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Where modules' imports come from (static `import` and dynamic `import()`), for
+    /// each caller: see [`ModuleLoader`]. Default: none, so a module can import nothing
+    /// (an import fails with `module_not_found`).
+    pub fn module_loader(mut self, loader: Arc<dyn ModuleLoader>) -> Self {
+        self.module_loader = Some(loader);
+        self
+    }
+
     /// Creates the runtime: checks the whole [`Config`] (nothing starts if it is
     /// refused), configures wasmtime, loads (or compiles and caches) the guest, starts
     /// the epoch ticker, the pool and guest threads, and checks that the guest runs a
@@ -117,7 +127,13 @@ impl RuntimeBuilder {
         let store = self
             .budget_store
             .unwrap_or_else(|| Arc::new(MemoryBudgetStore::default()));
-        Runtime::start(self.config, self.host_fns, policy, store)
+        Runtime::start(
+            self.config,
+            self.host_fns,
+            policy,
+            store,
+            self.module_loader,
+        )
     }
 }
 
@@ -196,6 +212,7 @@ impl Runtime {
         host_fns: HostFns,
         policy: Arc<dyn TenantPolicy>,
         store: Arc<dyn BudgetStore>,
+        module_loader: Option<Arc<dyn ModuleLoader>>,
     ) -> Result<Runtime, SetupError> {
         config.validate().map_err(SetupError::InvalidConfig)?;
         let engine = WasmEngine::new(config.slots(), config.component_cache_dir.as_deref())?;
@@ -231,6 +248,7 @@ impl Runtime {
                 default_cap: config.default_tenant_cap(),
                 max_concurrency: config.max_concurrency,
             },
+            module_loader,
         );
         let runtime = Runtime {
             inner: Arc::new(Inner {
@@ -371,7 +389,7 @@ impl Runtime {
         let done = self.submit(request, Purpose::Execute).await;
         let result = match done.result {
             Ok(Product::Value(value)) => Ok(value),
-            Ok(Product::Bytecode(_)) => Err(ExecError::Internal(
+            Ok(Product::Compiled(_)) => Err(ExecError::Internal(
                 "the pipeline compiled where it was asked to run".into(),
             )),
             Err(error) => Err(error),
@@ -388,7 +406,20 @@ impl Runtime {
     /// script) under the runtime's default limits. A syntax error is
     /// [`ExecError::Syntax`].
     pub async fn compile(&self, name: &str, source: &str) -> Result<Script, ExecError> {
-        let request = ExecRequest::source(source).name(name);
+        self.compile_request(ExecRequest::source(source).name(name))
+            .await
+    }
+
+    /// Compiles an ES module once, to run many times with [`ExecRequest::script`] (as
+    /// [`ExecRequest::module`] would run it). Only the module itself is compiled: its
+    /// imports are loaded for each execution's caller, through the cache. As
+    /// [`Runtime::compile`] otherwise.
+    pub async fn compile_module(&self, name: &str, source: &str) -> Result<Script, ExecError> {
+        self.compile_request(ExecRequest::module(source).name(name))
+            .await
+    }
+
+    async fn compile_request(&self, request: ExecRequest) -> Result<Script, ExecError> {
         let started = Instant::now();
         let prepared = Prepared::new(
             &request,
@@ -396,12 +427,13 @@ impl Runtime {
             Purpose::Compile,
             started,
         )?;
-        let (name, hash) = (Arc::clone(&prepared.name), prepared.hash);
+        let (kind, name, hash) = (prepared.kind, Arc::clone(&prepared.name), prepared.hash);
         match self.run_prepared(prepared, started).await.result? {
-            Product::Bytecode(bytecode) => Ok(Script {
+            Product::Compiled(compiled) => Ok(Script {
+                kind,
                 name,
                 hash,
-                bytecode,
+                compiled,
             }),
             Product::Value(_) => Err(ExecError::Internal(
                 "the pipeline ran where it was asked to compile".into(),

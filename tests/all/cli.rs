@@ -353,3 +353,72 @@ fn repeat_runs_a_file_several_times_from_the_cache() {
         assert_eq!(line["stats"]["cache_hit"], json!(true), "{line}");
     }
 }
+
+#[test]
+fn a_module_handler_gets_its_input_and_imports_files_beside_it() {
+    let dir = ScriptDir::new("module");
+    std::fs::create_dir_all(dir.path.join("lib")).expect("lib dir");
+    dir.script("lib/tax.js", "export const tax = (x) => x * 2;");
+    dir.script("rates.json", r#"{"k": 3}"#);
+    let entry = dir.script(
+        "rule.mjs",
+        "import { tax } from './lib/tax.js'; import r from './rates.json' with { type: 'json' };\n\
+         export default (cart) => tax(cart.n) + r.k;\nexport const named = (cart) => cart.n;",
+    );
+    let run = cli(&["run", "--json", "--input", r#"{"n": 5}"#, &entry]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json_lines()[0]["value"], json!(13));
+    let input = dir.script("input.json", r#"{"n": 8}"#);
+    let run = cli(&[
+        "run",
+        "--json",
+        "--input-file",
+        &input,
+        "--entry",
+        "named",
+        &entry,
+    ]);
+    assert_eq!(run.json_lines()[0]["value"], json!(8), "{}", run.stderr);
+    // --module makes a .js file a module too; input from standard input.
+    let plain = dir.script("rule.js", "export default (x) => x.n + 1;");
+    let run = cli_with_stdin(
+        &["run", "--json", "--module", "--input-file", "-", &plain],
+        r#"{"n": 1}"#,
+    );
+    assert_eq!(run.json_lines()[0]["value"], json!(2), "{}", run.stderr);
+}
+
+#[test]
+fn an_import_outside_the_entry_files_directory_is_a_clear_error() {
+    let dir = ScriptDir::new("escape");
+    std::fs::create_dir_all(dir.path.join("rules")).expect("rules dir");
+    dir.script("secret.js", "export default 'secret';");
+    let entry = dir.script(
+        "rules/main.mjs",
+        "import s from '../secret.js'; export default () => s;",
+    );
+    let run = cli(&["run", "--json", &entry]);
+    assert_eq!(run.code, Some(1));
+    let line = &run.json_lines()[0];
+    assert_eq!(line["error"]["kind"], json!("module_not_found"), "{line}");
+    assert!(
+        line["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("../secret.js")),
+        "{line}"
+    );
+    let absolute = dir.script(
+        "rules/abs.mjs",
+        "import s from '/etc/hostname'; export default () => s;",
+    );
+    let run = cli(&["run", "--json", &absolute]);
+    assert_eq!(
+        run.json_lines()[0]["error"]["kind"],
+        json!("module_load_failed")
+    );
+    let script = dir.script("rules/plain.js", "1");
+    let run = cli(&["run", "--entry", "x", &script]);
+    assert_eq!(run.code, Some(2), "--entry with a script is a usage error");
+    let run = cli(&["run", "--input", "{ nope", &script]);
+    assert_eq!(run.code, Some(2), "invalid --input is a usage error");
+}

@@ -19,7 +19,9 @@ mod cli;
 mod closing;
 mod context;
 mod execution;
+mod handlers;
 mod host_functions;
+mod modules;
 mod pool;
 #[cfg(feature = "redis")]
 mod quota_redis;

@@ -1,7 +1,7 @@
 //! Bindings generated from `wit/sandbox.wit`.
 //!
-//! One set, with the options the library needs: `host.call` is async (a host function
-//! may await a database), every import may trap (the host ends an instance from inside an
+//! One set, with the options the library needs: `host.call` and `modules.load` are async
+//! (a host function or a module loader may await a database), every import may trap (the host ends an instance from inside an
 //! import: the host-call limit, a deadline reached while a host function runs), and the
 //! exports are async (the guest runs on a fiber that yields to the executor). The Wizer
 //! tool and the benchmarks implement the same traits with stubs.
@@ -13,6 +13,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: {
         "jsruntime:sandbox/host.call": async | trappable,
+        "jsruntime:sandbox/modules.load": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -21,7 +22,7 @@ wasmtime::component::bindgen!({
 /// Imports for programs that run the guest without a tenant: the Wizer tool (the
 /// initializer builds the engine and never asks for the context or the host) and the
 /// benchmarks' raw engine (its scripts never read `context` nor call the host). Every
-/// context field is absent, logs are dropped, no host function exists.
+/// context field is absent, logs are dropped, no host function and no module exists.
 ///
 /// Link it with a getter from the store's data:
 /// `Sandbox::add_to_linker::<_, HasSelf<NoTenant>>(&mut linker, |state: &mut State| &mut state.imports)`.
@@ -63,5 +64,20 @@ impl jsruntime::sandbox::host::Host for NoTenant {
         _args_json: String,
     ) -> wasmtime::Result<Result<String, jsruntime::sandbox::host::CallError>> {
         Ok(Err(jsruntime::sandbox::host::CallError::UnknownFunction))
+    }
+}
+
+impl jsruntime::sandbox::modules::Host for NoTenant {
+    async fn load(
+        &mut self,
+        importer: String,
+        specifier: String,
+        _kind: jsruntime::sandbox::modules::ModuleKind,
+    ) -> wasmtime::Result<
+        Result<jsruntime::sandbox::modules::Module, jsruntime::sandbox::modules::LoadError>,
+    > {
+        Ok(Err(jsruntime::sandbox::modules::LoadError::NotFound(
+            format!("cannot import {specifier:?} from {importer:?}: no modules here"),
+        )))
     }
 }

@@ -4,13 +4,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use jsruntime_wasm::bindings::jsruntime::sandbox::{context as wit_context, host as wit_host};
+use jsruntime_wasm::bindings::jsruntime::sandbox::{
+    context as wit_context, host as wit_host, modules as wit_modules,
+};
 
 use super::state::ExecState;
 use crate::failure::Interrupt;
 use crate::host_calls::HostReply;
 use crate::host_fn::HostCall;
 use crate::json::{self, JsonError, MAX_JSON_DEPTH};
+use crate::module_graph::{Fetch, FetchError};
+use crate::modules::ModuleKind;
 use crate::outcome::LogLevel;
 
 impl wit_context::Host for ExecState {
@@ -172,6 +176,75 @@ impl wit_host::Host for ExecState {
             // The caller's side is gone: its future was dropped, the execution with it.
             Err(_) => Err(wasmtime::Error::new(Interrupt::Cancelled)),
         }
+    }
+}
+
+impl wit_modules::Host for ExecState {
+    /// A dynamic `import()` nothing linked before the run: fetched like a static import
+    /// (same limits, same loader, once per name), handed over as the cache's bytecode if
+    /// it has it, else as source the guest compiles for this run only. A module's own
+    /// imports are not linked here: the guest asks for each.
+    async fn load(
+        &mut self,
+        importer: String,
+        specifier: String,
+        kind: wit_modules::ModuleKind,
+    ) -> wasmtime::Result<Result<wit_modules::Module, wit_modules::LoadError>> {
+        if let Some(interrupt) = self.interrupt() {
+            return Err(wasmtime::Error::new(interrupt));
+        }
+        let Some(mut session) = self.modules.take() else {
+            return Ok(Err(wit_modules::LoadError::NotFound(format!(
+                "cannot import {specifier:?} from {importer:?}: modules are not available here"
+            ))));
+        };
+        let stopped = self.stopped();
+        let kind = super::module_kind(kind);
+        let fetched = session
+            .fetch(&self.host_caller, stopped, &importer, &specifier, kind)
+            .await;
+        let reply = match fetched {
+            Ok(Fetch::Known(name)) => Ok(wit_modules::Module {
+                name,
+                kind: wit_kind(kind),
+                body: None,
+                links: Vec::new(),
+            }),
+            Ok(Fetch::New(module)) => {
+                let body = match module.kind {
+                    ModuleKind::Json => wit_modules::ModuleBody::Json(module.source.to_string()),
+                    ModuleKind::JavaScript => match session.cached(&module).await {
+                        Some(compiled) => {
+                            wit_modules::ModuleBody::Bytecode(compiled.bytecode.to_vec())
+                        }
+                        None => wit_modules::ModuleBody::Source(module.source.to_string()),
+                    },
+                };
+                Ok(wit_modules::Module {
+                    name: module.name,
+                    kind: wit_kind(module.kind),
+                    body: Some(body),
+                    links: Vec::new(),
+                })
+            }
+            Err(FetchError::Interrupted(interrupt)) => {
+                self.modules = Some(session);
+                return Err(wasmtime::Error::new(interrupt));
+            }
+            Err(error @ FetchError::NotFound { .. }) => {
+                Err(wit_modules::LoadError::NotFound(error.message()))
+            }
+            Err(error) => Err(wit_modules::LoadError::Failed(error.message())),
+        };
+        self.modules = Some(session);
+        Ok(reply)
+    }
+}
+
+fn wit_kind(kind: ModuleKind) -> wit_modules::ModuleKind {
+    match kind {
+        ModuleKind::JavaScript => wit_modules::ModuleKind::Javascript,
+        ModuleKind::Json => wit_modules::ModuleKind::Json,
     }
 }
 

@@ -15,13 +15,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
+use jsruntime_wasm::bindings::jsruntime::sandbox::modules as wit_modules;
 use jsruntime_wasm::bindings::{Sandbox, SandboxPre};
 use tokio_util::sync::CancellationToken;
 use wasmtime::{Store, UpdateDeadline};
 
+use crate::cache::{Compiled, Import};
 use crate::error::ExecError;
-use crate::failure;
+use crate::failure::{self, Interrupt};
 use crate::host_fn::HostFns;
+use crate::module_graph::ModuleSession;
+use crate::modules::ModuleKind;
 use crate::outcome::LogRecord;
 
 pub(crate) use state::{Assignment, ExecState};
@@ -132,18 +136,70 @@ impl Instance {
         Ok(Arc::from(bytecode))
     }
 
-    /// Runs bytecode that this guest build compiled, and returns the result as JSON text.
+    /// Compiles an ES module inside the guest; its imports are listed, not loaded.
+    pub(crate) async fn compile_module(
+        &mut self,
+        name: &str,
+        source: &str,
+    ) -> Result<Compiled, ExecError> {
+        let api = self.bindings.jsruntime_sandbox_engine();
+        let result = api.call_compile_module(&mut self.store, name, source).await;
+        let compiled = self.classify(result)?;
+        Ok(Compiled {
+            bytecode: Arc::from(compiled.bytecode),
+            imports: compiled
+                .imports
+                .into_iter()
+                .map(|import| Import {
+                    specifier: import.specifier,
+                    kind: module_kind(import.kind),
+                })
+                .collect(),
+        })
+    }
+
+    /// Runs bytecode that this guest build compiled, with `input` (JSON) as the global
+    /// `input`, and returns the result as JSON text.
     pub(crate) async fn run(
         &mut self,
         name: &str,
         bytecode: &[u8],
+        input: Option<&str>,
         guest_limits: RunLimits,
     ) -> Result<String, ExecError> {
         let api = self.bindings.jsruntime_sandbox_engine();
         let result = api
-            .call_run(&mut self.store, name, bytecode, guest_limits)
+            .call_run(&mut self.store, name, bytecode, input, guest_limits)
             .await;
         self.classify(result)
+    }
+
+    /// Runs the module `entry` of `modules` (its linked import graph) as a handler:
+    /// its export `export` (or `default`) is called with `input`; returns the result as
+    /// JSON text.
+    pub(crate) async fn run_module(
+        &mut self,
+        entry: &str,
+        modules: &[wit_modules::Module],
+        export: Option<&str>,
+        input: Option<&str>,
+        guest_limits: RunLimits,
+    ) -> Result<String, ExecError> {
+        let api = self.bindings.jsruntime_sandbox_engine();
+        let result = api
+            .call_run_module(&mut self.store, entry, modules, export, input, guest_limits)
+            .await;
+        self.classify(result)
+    }
+
+    /// Gives the instance the execution's modules, for the dynamic imports of its run.
+    pub(crate) fn set_modules(&mut self, session: ModuleSession) {
+        self.store.data_mut().modules = Some(session);
+    }
+
+    /// Resolves when the execution must stop (its deadline, cancellation, shutdown).
+    pub(crate) fn stopped(&self) -> impl std::future::Future<Output = Interrupt> + Send + 'static {
+        self.store.data().stopped()
     }
 
     /// What the execution used, and its logs (taken: a second call finds none).
@@ -166,5 +222,13 @@ impl Instance {
         result
             .map_err(|error| failure::from_trap(error, state.limiter.refused, &state.limits))?
             .map_err(|failure| failure::from_failure(failure, &state.limits))
+    }
+}
+
+/// The host's name of a WIT module kind.
+pub(crate) fn module_kind(kind: wit_modules::ModuleKind) -> ModuleKind {
+    match kind {
+        wit_modules::ModuleKind::Javascript => ModuleKind::JavaScript,
+        wit_modules::ModuleKind::Json => ModuleKind::Json,
     }
 }

@@ -13,6 +13,7 @@ use crate::failure::Interrupt;
 use crate::host_calls::HostCaller;
 use crate::host_fn::HostFns;
 use crate::limits::Limits;
+use crate::module_graph::ModuleSession;
 use crate::outcome::{LogLevel, LogRecord};
 
 /// Caps the instance's linear memory and records its peak.
@@ -137,6 +138,8 @@ pub(crate) struct ExecState {
     pub(crate) host_calls: u32,
     pub(crate) host_fns: Arc<HostFns>,
     pub(crate) host_caller: HostCaller,
+    /// The execution's modules, for a dynamic `import()` (none before the run).
+    pub(crate) modules: Option<ModuleSession>,
 }
 
 /// How long an idle store may run wasm (its instantiation) before it is stopped.
@@ -165,6 +168,7 @@ impl ExecState {
             host_calls: 0,
             host_fns,
             host_caller: HostCaller::detached(),
+            modules: None,
         }
     }
 
@@ -185,6 +189,7 @@ impl ExecState {
         self.logs = LogSink::new(limits.log_bytes);
         self.host_calls = 0;
         self.host_caller = host_caller;
+        self.modules = None;
     }
 
     /// Whether the execution must stop now: the runtime is shutting down, the caller

@@ -37404,7 +37404,9 @@ static JSValue __JS_EvalInternal(JSContext *ctx, JSValueConst this_obj,
     /* Could add a flag to avoid resolution if necessary */
     if (m) {
         m->func_obj = fun_obj;
-        if (js_resolve_module(ctx, m) < 0)
+        /* jsruntime patch: compiling a module only (JS_EVAL_FLAG_COMPILE_ONLY) does not
+           load its imports; whoever reads the bytecode back resolves them. */
+        if (!(flags & JS_EVAL_FLAG_COMPILE_ONLY) && js_resolve_module(ctx, m) < 0)
             goto fail1;
         fun_obj = JS_NewModuleValue(ctx, m);
     }
@@ -38045,6 +38047,11 @@ static int JS_WriteModule(BCWriterState *s, JSValueConst obj)
     for(i = 0; i < m->req_module_entries_count; i++) {
         JSReqModuleEntry *rme = &m->req_module_entries[i];
         bc_put_atom(s, rme->module_name);
+        /* jsruntime patch: keep each import's attributes (`with { type: "json" }`);
+           upstream drops them, so a module read back from bytecode asks its loader for
+           a JSON import as if it were JavaScript. */
+        if (JS_WriteObjectRec(s, rme->attributes))
+            goto fail;
     }
 
     bc_put_leb128(s, m->export_entries_count);
@@ -39100,6 +39107,29 @@ static JSValue JS_ReadFunctionTag(BCReaderState *s)
     return JS_EXCEPTION;
 }
 
+/* jsruntime patch: the import requests of a compiled (not yet resolved) module, in
+   source order, so the host can fetch and link its imports before it runs. `module` is
+   a value of tag JS_TAG_MODULE; the name is borrowed (valid while the module lives),
+   the attributes are a new reference (JS_UNDEFINED when the import states none). */
+int jsruntime_module_request_count(JSValueConst module)
+{
+    if (JS_VALUE_GET_TAG(module) != JS_TAG_MODULE)
+        return -1;
+    return ((JSModuleDef *)JS_VALUE_GET_PTR(module))->req_module_entries_count;
+}
+
+JSAtom jsruntime_module_request_name(JSValueConst module, int i)
+{
+    JSModuleDef *m = JS_VALUE_GET_PTR(module);
+    return m->req_module_entries[i].module_name;
+}
+
+JSValue jsruntime_module_request_attributes(JSContext *ctx, JSValueConst module, int i)
+{
+    JSModuleDef *m = JS_VALUE_GET_PTR(module);
+    return js_dup(m->req_module_entries[i].attributes);
+}
+
 static JSValue JS_ReadModule(BCReaderState *s)
 {
     JSContext *ctx = s->ctx;
@@ -39135,6 +39165,12 @@ static JSValue JS_ReadModule(BCReaderState *s)
             JSModuleDef **pm = &rme->module;
             if (bc_get_atom(s, &rme->module_name))
                 goto fail;
+            /* jsruntime patch: the attributes JS_WriteModule keeps (see there). */
+            rme->attributes = JS_ReadObjectRec(s);
+            if (JS_IsException(rme->attributes)) {
+                rme->attributes = JS_UNDEFINED;
+                goto fail;
+            }
             // Resolves a module either from the cache or by requesting
             // it from the module loader. From cache is not ideal because
             // the module may not be the one it was a time of serialization

@@ -1,0 +1,620 @@
+//! ES modules: the registry of one run, and QuickJS's module hooks over it.
+//!
+//! The host hands a run its module graph up front (`engine.run-module`): every module
+//! by its resolved name, with the links of its imports (specifier to resolved name). The
+//! hooks QuickJS calls while it reads and links modules answer from that table:
+//!
+//! - *normalize* (importer, specifier) gives the resolved name from the importer's links.
+//!   A specifier the host did not link (a dynamic `import()` of something no module
+//!   imports statically) is asked of the host
+//!   ([`Services::load_module`](crate::services::Services::load_module)); the answer
+//!   joins the table.
+//! - *load* (resolved name) builds the module from its body: bytecode from the host's
+//!   cache is read; JavaScript source (only a dynamic import the cache lacked) is
+//!   compiled in the compile context and read back, for this run only; JSON text becomes
+//!   a module whose default export is the parsed value.
+//! - *check attributes* accepts `with { type: "json" }` and no attribute at all.
+//!
+//! Resolution itself (what `./x.js` means from `lib/a.js`) is the host's alone: the
+//! guest never computes a name, so the two sides cannot disagree.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ptr::NonNull;
+
+use rquickjs::{qjs, Ctx, Exception, Value};
+
+use crate::services;
+use crate::value::{to_text_lossy, ErrorInfo};
+
+extern "C" {
+    // Defined in the vendored quickjs.c (see vendor/rquickjs-sys/JSRUNTIME-PATCH.md, 6).
+    fn jsruntime_module_request_count(module: qjs::JSValue) -> c_int;
+    fn jsruntime_module_request_name(module: qjs::JSValue, i: c_int) -> qjs::JSAtom;
+    fn jsruntime_module_request_attributes(
+        ctx: *mut qjs::JSContext,
+        module: qjs::JSValue,
+        i: c_int,
+    ) -> qjs::JSValue;
+}
+
+/// How an import asks for a module: its `with { type }` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleKind {
+    /// No `type` attribute.
+    JavaScript,
+    /// `with { type: "json" }`.
+    Json,
+}
+
+/// One import of a module, as its source states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRequest {
+    /// The specifier, as written.
+    pub specifier: String,
+    /// What the import asks for.
+    pub kind: ModuleKind,
+}
+
+/// What a module is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleBody {
+    /// Bytecode this guest build compiled (`Engine::compile_module`).
+    Bytecode(Vec<u8>),
+    /// JavaScript source, compiled in this run for this run only.
+    Source(String),
+    /// JSON text.
+    Json(String),
+}
+
+/// A module under its resolved name, with the links of its imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleDef {
+    /// The resolved name (what stack traces and `import.meta` would call it).
+    pub name: String,
+    /// JavaScript or JSON.
+    pub kind: ModuleKind,
+    /// None when the run already has it.
+    pub body: Option<ModuleBody>,
+    /// (specifier, resolved name) of the imports the host resolved.
+    pub links: Vec<(String, String)>,
+}
+
+/// Why the host could not load a module for a dynamic `import()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// Nothing resolves the specifier (a `TypeError` with this message).
+    NotFound(String),
+    /// The loader failed or a limit was reached (an `Error` with this message).
+    Failed(String),
+}
+
+/// The modules of the current run.
+#[derive(Default)]
+struct Table {
+    /// Bodies not built yet, by resolved name.
+    bodies: HashMap<String, (ModuleKind, ModuleBody)>,
+    /// (importer, specifier) to resolved name.
+    links: HashMap<(String, String), String>,
+}
+
+impl Table {
+    fn add(&mut self, module: ModuleDef) {
+        for (specifier, resolved) in module.links {
+            self.links
+                .insert((module.name.clone(), specifier), resolved);
+        }
+        if let Some(body) = module.body {
+            self.bodies.insert(module.name, (module.kind, body));
+        }
+    }
+}
+
+thread_local! {
+    static TABLE: RefCell<Table> = RefCell::new(Table::default());
+    /// The compile context, where a dynamic import's source is compiled (the run context
+    /// has no parser entry: it lacks the eval intrinsic).
+    static COMPILE_CONTEXT: Cell<*mut qjs::JSContext> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Installs the hooks on `runtime` (the attribute check also runs when a module is
+/// compiled, so compiling needs them too).
+///
+/// # Safety
+/// `runtime` must be the engine's live runtime.
+pub unsafe fn install_hooks(runtime: *mut qjs::JSRuntime) {
+    // SAFETY: the hooks are plain functions of this module; no opaque pointer is used.
+    unsafe {
+        qjs::JS_SetModuleLoaderFunc2(
+            runtime,
+            None,
+            Some(load_hook),
+            Some(check_attributes_hook),
+            std::ptr::null_mut(),
+        );
+        qjs::JS_SetModuleNormalizeFunc2(runtime, Some(normalize_hook));
+    }
+}
+
+/// Starts a run's registry with `modules` (none for a script: its dynamic imports all go
+/// to the host) and installs the hooks on `runtime`.
+///
+/// # Safety
+/// `runtime` and `compile_context` must be the engine's live runtime and compile context.
+pub unsafe fn begin_run(
+    runtime: *mut qjs::JSRuntime,
+    compile_context: *mut qjs::JSContext,
+    modules: Vec<ModuleDef>,
+) {
+    TABLE.with(|table| {
+        let mut table = table.borrow_mut();
+        *table = Table::default();
+        for module in modules {
+            table.add(module);
+        }
+    });
+    COMPILE_CONTEXT.with(|cell| cell.set(compile_context));
+    // SAFETY: the caller's contract.
+    unsafe { install_hooks(runtime) };
+}
+
+/// Takes the module `name` out of the table and builds it in `ctx`: the run's entry, or
+/// any module the load hook is asked for. On failure an exception is pending in `ctx`.
+///
+/// # Safety
+/// `ctx` must be the run context, inside a run begun with [`begin_run`].
+pub unsafe fn build(ctx: *mut qjs::JSContext, name: &str) -> Option<NonNull<qjs::JSModuleDef>> {
+    let taken = TABLE.with(|table| table.borrow_mut().bodies.remove(name));
+    // SAFETY: `ctx` is the live run context (the caller's contract).
+    let ctx_ref = unsafe { Ctx::from_raw(NonNull::new(ctx)?) };
+    let Some((kind, body)) = taken else {
+        let _ = Exception::throw_reference(
+            &ctx_ref,
+            &format!("module {name:?} was not given to this run"),
+        );
+        return None;
+    };
+    match (kind, body) {
+        // SAFETY: bytecode in the table comes from the host's cache, which only holds what
+        // `Engine::compile_module` of this build produced.
+        (_, ModuleBody::Bytecode(bytecode)) => unsafe { read_module(ctx, &bytecode) },
+        (_, ModuleBody::Source(source)) => {
+            let bytecode = compile_for_this_run(&ctx_ref, name, &source)?;
+            // SAFETY: just compiled by this build's compile context.
+            unsafe { read_module(ctx, &bytecode) }
+        }
+        (_, ModuleBody::Json(text)) => json_module(&ctx_ref, name, &text),
+    }
+}
+
+/// Reads module bytecode into `ctx`; its imports are resolved (normalize, load) as it is
+/// read. The module stays alive in the context's module list.
+///
+/// # Safety
+/// `bytecode` must be module bytecode this guest build wrote.
+unsafe fn read_module(
+    ctx: *mut qjs::JSContext,
+    bytecode: &[u8],
+) -> Option<NonNull<qjs::JSModuleDef>> {
+    // SAFETY: the caller's contract; the value read is freed once its pointer is taken,
+    // the context's module list keeps the module.
+    unsafe {
+        let value = qjs::JS_ReadObject(
+            ctx,
+            bytecode.as_ptr(),
+            bytecode.len() as _,
+            qjs::JS_READ_OBJ_BYTECODE as i32,
+        );
+        if qjs::JS_IsException(value) {
+            return None;
+        }
+        if qjs::JS_VALUE_GET_TAG(value) != qjs::JS_TAG_MODULE {
+            qjs::JS_FreeValue(ctx, value);
+            let _ = qjs::JS_ThrowTypeError(ctx, c"bytecode of a script, not a module".as_ptr());
+            return None;
+        }
+        let module = qjs::JS_VALUE_GET_PTR(value) as *mut qjs::JSModuleDef;
+        qjs::JS_FreeValue(ctx, value);
+        NonNull::new(module)
+    }
+}
+
+/// Compiles a dynamic import's source in the compile context and returns its bytecode;
+/// a syntax error is thrown in `ctx` as a `SyntaxError` naming the module.
+fn compile_for_this_run(ctx: &Ctx<'_>, name: &str, source: &str) -> Option<Vec<u8>> {
+    let compile_context = COMPILE_CONTEXT.with(Cell::get);
+    let Some(compile_context) = NonNull::new(compile_context) else {
+        let _ = Exception::throw_internal(ctx, "no compile context");
+        return None;
+    };
+    // SAFETY: the compile context lives as long as the engine; QuickJS allows several
+    // contexts of one runtime to be used on the same thread.
+    let compile_ctx = unsafe { Ctx::from_raw(compile_context) };
+    match crate::engine::compile_module_in(&compile_ctx, name, source) {
+        Ok(compiled) => Some(compiled.bytecode),
+        Err(failure) => {
+            let message = match failure {
+                crate::engine::Failure::Syntax(info) => located(name, &info),
+                other => format!("module {name:?} could not be compiled: {other:?}"),
+            };
+            let _ = Exception::throw_syntax(ctx, &message);
+            None
+        }
+    }
+}
+
+/// A syntax error's message with the module and the position in it.
+pub fn located(name: &str, info: &ErrorInfo) -> String {
+    match (info.line, info.column) {
+        (Some(line), Some(column)) => {
+            format!(
+                "{} (in module {name}, line {line}, column {column})",
+                info.message
+            )
+        }
+        _ => format!("{} (in module {name})", info.message),
+    }
+}
+
+/// A JSON module: its default export is the parsed text. A parse error is thrown as a
+/// `SyntaxError` naming the module.
+fn json_module(ctx: &Ctx<'_>, name: &str, text: &str) -> Option<NonNull<qjs::JSModuleDef>> {
+    let raw = ctx.as_raw().as_ptr();
+    let parsed = match ctx.json_parse(text.as_bytes()) {
+        Ok(value) => value,
+        Err(_) => {
+            let thrown = ctx.catch();
+            let info = ErrorInfo::from_thrown(ctx, &thrown, name);
+            let _ =
+                Exception::throw_syntax(ctx, &format!("{} (in JSON module {name})", info.message));
+            return None;
+        }
+    };
+    let c_name = CString::new(name).ok()?;
+    // SAFETY: `raw` is the live run context; the module's private value takes a reference
+    // to the parsed value, which the init hook exports.
+    unsafe {
+        let module = NonNull::new(qjs::JS_NewCModule(
+            raw,
+            c_name.as_ptr(),
+            Some(json_init_hook),
+        ))?;
+        if qjs::JS_AddModuleExport(raw, module.as_ptr(), c"default".as_ptr()) < 0 {
+            return None;
+        }
+        qjs::JS_SetModulePrivateValue(raw, module.as_ptr(), qjs::JS_DupValue(raw, parsed.as_raw()));
+        Some(module)
+    }
+}
+
+/// The import requests of a compiled module (patch 6), in source order.
+pub fn requests<'js>(ctx: &Ctx<'js>, module: &Value<'js>) -> Result<Vec<ImportRequest>, String> {
+    // SAFETY: `module` is a live module value of `ctx`; names are borrowed atoms, the
+    // attributes a new reference owned by `Value`.
+    unsafe {
+        let count = jsruntime_module_request_count(module.as_raw());
+        let mut requests = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        for i in 0..count.max(0) {
+            let atom = jsruntime_module_request_name(module.as_raw(), i);
+            let specifier = atom_text(ctx, atom);
+            let attributes = Value::from_raw(
+                ctx.clone(),
+                jsruntime_module_request_attributes(ctx.as_raw().as_ptr(), module.as_raw(), i),
+            );
+            let kind = kind_of(ctx, &attributes)?;
+            requests.push(ImportRequest { specifier, kind });
+        }
+        Ok(requests)
+    }
+}
+
+fn atom_text(ctx: &Ctx<'_>, atom: qjs::JSAtom) -> String {
+    // SAFETY: `atom` is live in `ctx`; the string value is owned by `Value`.
+    unsafe {
+        let value = Value::from_raw(
+            ctx.clone(),
+            qjs::JS_AtomToString(ctx.as_raw().as_ptr(), atom),
+        );
+        to_text_lossy(ctx, &value, "")
+    }
+}
+
+/// The kind an import's attributes ask for; an attribute other than `type`, or a type
+/// other than `json`, is refused with the reason.
+fn kind_of<'js>(ctx: &Ctx<'js>, attributes: &Value<'js>) -> Result<ModuleKind, String> {
+    let Some(object) = attributes.as_object() else {
+        return Ok(ModuleKind::JavaScript);
+    };
+    let mut kind = ModuleKind::JavaScript;
+    for key in object.keys::<String>() {
+        let key = key.map_err(|_| "an import attribute key is not a string".to_owned())?;
+        if key != "type" {
+            return Err(format!(
+                "import attribute {key:?} is not supported (only \"type\")"
+            ));
+        }
+        let value: Value = object
+            .get(&key)
+            .map_err(|_| "reading an import attribute".to_owned())?;
+        let value = to_text_lossy(ctx, &value, "");
+        if value != "json" {
+            return Err(format!(
+                "import attribute type {value:?} is not supported (only \"json\")"
+            ));
+        }
+        kind = ModuleKind::Json;
+    }
+    Ok(kind)
+}
+
+/// Ends a run's registry (the next run starts from what the host hands it).
+pub fn end_run() {
+    TABLE.with(|table| *table.borrow_mut() = Table::default());
+}
+
+/// QuickJS's normalize hook: the resolved name of `specifier` imported by `importer`.
+unsafe extern "C" fn normalize_hook(
+    ctx: *mut qjs::JSContext,
+    importer: *const c_char,
+    specifier: *const c_char,
+    attributes: qjs::JSValue,
+    _opaque: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: QuickJS passes NUL-terminated strings and a live context.
+    let (importer, specifier) = unsafe {
+        (
+            CStr::from_ptr(importer).to_string_lossy().into_owned(),
+            CStr::from_ptr(specifier).to_string_lossy().into_owned(),
+        )
+    };
+    let Some(ctx_ptr) = NonNull::new(ctx) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: a live context, for the length of this call.
+    let ctx_ref = unsafe { Ctx::from_raw(ctx_ptr) };
+    let linked = TABLE.with(|table| {
+        table
+            .borrow()
+            .links
+            .get(&(importer.clone(), specifier.clone()))
+            .cloned()
+    });
+    let resolved = match linked {
+        Some(resolved) => resolved,
+        None => {
+            // SAFETY: `attributes` is borrowed from QuickJS for this call; duplicated so
+            // the `Value` that frees it owns a reference of its own.
+            let attributes =
+                unsafe { Value::from_raw(ctx_ref.clone(), qjs::JS_DupValue(ctx, attributes)) };
+            let kind = match kind_of(&ctx_ref, &attributes) {
+                Ok(kind) => kind,
+                Err(message) => {
+                    let _ = Exception::throw_type(&ctx_ref, &message);
+                    return std::ptr::null_mut();
+                }
+            };
+            match load_from_host(&importer, &specifier, kind) {
+                Ok(module) => {
+                    let resolved = module.name.clone();
+                    TABLE.with(|table| {
+                        let mut table = table.borrow_mut();
+                        table.links.insert((importer, specifier), resolved.clone());
+                        table.add(module);
+                    });
+                    resolved
+                }
+                Err(LoadError::NotFound(message)) => {
+                    let _ = Exception::throw_type(&ctx_ref, &message);
+                    return std::ptr::null_mut();
+                }
+                Err(LoadError::Failed(message)) => {
+                    let _ = Exception::throw_message(&ctx_ref, &message);
+                    return std::ptr::null_mut();
+                }
+            }
+        }
+    };
+    let Ok(resolved) = CString::new(resolved) else {
+        let _ = Exception::throw_type(&ctx_ref, "a module name holds a NUL character");
+        return std::ptr::null_mut();
+    };
+    // SAFETY: QuickJS frees the returned name with js_free.
+    unsafe { qjs::js_strdup(ctx, resolved.as_ptr()) }
+}
+
+fn load_from_host(
+    importer: &str,
+    specifier: &str,
+    kind: ModuleKind,
+) -> Result<ModuleDef, LoadError> {
+    match services::current() {
+        Some(services) => services.load_module(importer, specifier, kind),
+        None => Err(LoadError::NotFound(format!(
+            "cannot import {specifier:?} from {importer:?}: no module loader"
+        ))),
+    }
+}
+
+/// QuickJS's load hook: builds the module the normalize hook named.
+unsafe extern "C" fn load_hook(
+    ctx: *mut qjs::JSContext,
+    name: *const c_char,
+    _opaque: *mut c_void,
+    _attributes: qjs::JSValue,
+) -> *mut qjs::JSModuleDef {
+    // SAFETY: QuickJS passes a NUL-terminated name and the live context it is loading in.
+    unsafe {
+        let name = CStr::from_ptr(name).to_string_lossy().into_owned();
+        build(ctx, &name).map_or(std::ptr::null_mut(), NonNull::as_ptr)
+    }
+}
+
+/// QuickJS's attribute check (parse time and dynamic `import()`): `type: "json"` only.
+unsafe extern "C" fn check_attributes_hook(
+    ctx: *mut qjs::JSContext,
+    _opaque: *mut c_void,
+    attributes: qjs::JSValue,
+) -> c_int {
+    let Some(ctx_ptr) = NonNull::new(ctx) else {
+        return -1;
+    };
+    // SAFETY: a live context; `attributes` is borrowed, so duplicated for the `Value`.
+    let (ctx_ref, attributes) = unsafe {
+        let ctx_ref = Ctx::from_raw(ctx_ptr);
+        let attributes = Value::from_raw(ctx_ref.clone(), qjs::JS_DupValue(ctx, attributes));
+        (ctx_ref, attributes)
+    };
+    match kind_of(&ctx_ref, &attributes) {
+        Ok(_) => 0,
+        Err(message) => {
+            let _ = Exception::throw_syntax(&ctx_ref, &message);
+            -1
+        }
+    }
+}
+
+/// A JSON module's evaluation: exports the parsed value as `default`.
+unsafe extern "C" fn json_init_hook(
+    ctx: *mut qjs::JSContext,
+    module: *mut qjs::JSModuleDef,
+) -> c_int {
+    // SAFETY: QuickJS calls this with the live context and the module `json_module` made;
+    // JS_SetModuleExport takes ownership of the value.
+    unsafe {
+        let value = qjs::JS_GetModulePrivateValue(ctx, module);
+        qjs::JS_SetModuleExport(ctx, module, c"default".as_ptr(), value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Failure;
+    use crate::testing::{run, run_module, Fake};
+
+    fn fake(modules: &[(&str, &str)]) -> Fake {
+        Fake {
+            modules: modules
+                .iter()
+                .map(|(name, source)| ((*name).to_owned(), (*source).to_owned()))
+                .collect(),
+            ..Fake::default()
+        }
+    }
+
+    #[test]
+    fn the_default_export_is_called_with_the_input_and_awaited() {
+        let fake = fake(&[(
+            "main.js",
+            "export default async function (cart) { await null; return cart.items.length + input.items.length; }",
+        )]);
+        let result = run_module(&fake, "main.js", None, Some(r#"{"items":[1,2,3]}"#));
+        assert_eq!(result, Ok("6".to_owned()));
+    }
+
+    #[test]
+    fn static_imports_json_modules_cycles_and_top_level_await() {
+        let fake = fake(&[
+            ("rules/main.js", r#"
+                import { tax } from "./tax.js";
+                import rates from "../data/rates.json" with { type: "json" };
+                import { even } from "./even.js";
+                const base = await Promise.resolve(100);
+                export function price(input) { return [tax(base, rates.vat), even(4), even(3)]; }
+            "#),
+            ("rules/tax.js", "export const tax = (amount, rate) => amount * (1 + rate);"),
+            ("data/rates.json", r#"{"vat": 0.25}"#),
+            ("rules/even.js", "import { odd } from './odd.js'; export function even(n) { return n === 0 ? true : odd(n - 1); }"),
+            ("rules/odd.js", "import { even } from './even.js'; export function odd(n) { return n === 0 ? false : even(n - 1); }"),
+        ]);
+        let result = run_module(&fake, "rules/main.js", Some("price"), None);
+        assert_eq!(result, Ok("[125,true,false]".to_owned()));
+    }
+
+    #[test]
+    fn a_module_without_a_default_export_just_evaluates() {
+        let fake = fake(&[("main.js", "console.log('ran'); export const x = 1;")]);
+        assert_eq!(
+            run_module(&fake, "main.js", None, None),
+            Ok("null".to_owned())
+        );
+        assert_eq!(fake.logs().len(), 1);
+    }
+
+    #[test]
+    fn a_missing_or_non_function_export_is_a_type_error_naming_it() {
+        let fake = fake(&[("main.js", "export const rate = 3;")]);
+        let Err(Failure::Exception(info)) = run_module(&fake, "main.js", Some("handle"), None)
+        else {
+            panic!("an exception expected");
+        };
+        assert_eq!(info.name.as_deref(), Some("TypeError"));
+        assert!(info.message.contains("\"handle\""), "{}", info.message);
+        let Err(Failure::Exception(info)) = run_module(&fake, "main.js", Some("rate"), None) else {
+            panic!("an exception expected");
+        };
+        assert!(info.message.contains("not a function"), "{}", info.message);
+    }
+
+    #[test]
+    fn dynamic_import_asks_the_host_and_compiles_for_this_run() {
+        let fake = fake(&[
+            ("lib/util.js", "import data from './data.json' with { type: 'json' }; export const twice = (x) => x * 2 * data.k;"),
+            ("lib/data.json", r#"{"k": 1}"#),
+        ]);
+        let source = r#"
+            (async () => {
+                const { twice } = await import("lib/util.js");
+                let missing;
+                try { await import("./nope.js"); } catch (e) { missing = e.name + ": " + e.message; }
+                return [twice(21), missing];
+            })()
+        "#;
+        let result = run(&fake, source).expect("runs");
+        assert!(
+            result.starts_with(r#"[42,"TypeError: cannot find module \"./nope.js\""#),
+            "{result}"
+        );
+    }
+
+    #[test]
+    fn import_errors_before_any_code_runs_are_syntax_errors() {
+        let fake = fake(&[
+            (
+                "main.js",
+                "import { nope } from './a.js'; console.log('ran'); export default () => nope;",
+            ),
+            ("a.js", "export const yes = 1;"),
+        ]);
+        let result = run_module(&fake, "main.js", None, None);
+        assert!(matches!(result, Err(Failure::Syntax(_))), "{result:?}");
+        assert!(fake.logs().is_empty());
+        let fake = fake_json_broken();
+        let Err(Failure::Syntax(info)) = run_module(&fake, "main.js", None, None) else {
+            panic!("a syntax failure expected");
+        };
+        assert!(info.message.contains("bad.json"), "{}", info.message);
+    }
+
+    fn fake_json_broken() -> Fake {
+        fake(&[
+            (
+                "main.js",
+                "import d from './bad.json' with { type: 'json' }; export default () => d;",
+            ),
+            ("bad.json", "{ not json"),
+        ])
+    }
+
+    #[test]
+    fn unsupported_import_attributes_are_refused_when_compiled() {
+        let fake = fake(&[(
+            "main.js",
+            "import x from './a.css' with { type: 'css' }; export default x;",
+        )]);
+        assert!(matches!(
+            run_module(&fake, "main.js", None, None),
+            Err(Failure::Syntax(_))
+        ));
+    }
+}

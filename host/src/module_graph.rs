@@ -1,0 +1,249 @@
+//! The modules of one execution: what it has loaded, within its limits, through the
+//! service's loader.
+//!
+//! A [`ModuleSession`] lives as long as its execution. The pipeline fills it while it
+//! links the static import graph before the entry module runs (`execute`); the instance
+//! keeps it for the dynamic `import()`s the guest asks the host for. Both go through
+//! [`ModuleSession::fetch`], so every module counts against the same `modules` and
+//! `module_bytes` limits, each name is asked of the loader at most once, and every load
+//! runs on the caller's task (through the [`HostCaller`], as host functions do), bounded
+//! by the execution's deadline, cancellation and shutdown.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::cache::{self, BytecodeCache, CodeKind, Compiled};
+use crate::context::ExecContext;
+use crate::error::ExecError;
+use crate::failure::Interrupt;
+use crate::host_calls::{HostCaller, Ran};
+use crate::limits::Limits;
+use crate::modules::{resolve, ModuleKind, ModuleLoader, ModuleRequest};
+
+/// A module the loader gave.
+#[derive(Debug, Clone)]
+pub(crate) struct Fetched {
+    /// The resolved name.
+    pub(crate) name: String,
+    pub(crate) kind: ModuleKind,
+    pub(crate) source: Arc<str>,
+}
+
+impl Fetched {
+    /// The cache key of this module's bytecode.
+    pub(crate) fn hash(&self) -> cache::ScriptHash {
+        cache::code_hash(CodeKind::Module, &self.name, &self.source)
+    }
+}
+
+/// What [`ModuleSession::fetch`] found.
+#[derive(Debug)]
+pub(crate) enum Fetch {
+    /// A module new to this execution.
+    New(Fetched),
+    /// The execution has this module already (under this resolved name).
+    Known(String),
+}
+
+/// Why a module could not be fetched.
+#[derive(Debug, Clone)]
+pub(crate) enum FetchError {
+    /// Nothing resolves the specifier.
+    NotFound {
+        specifier: String,
+        importer: String,
+        reason: String,
+    },
+    /// The loader failed or panicked.
+    Failed { module: String, message: String },
+    /// A module limit was reached.
+    Limit(String),
+    /// The execution must stop (deadline, cancellation, shutdown).
+    Interrupted(Interrupt),
+}
+
+impl FetchError {
+    /// The error of an execution whose static import failed so.
+    pub(crate) fn into_exec_error(self, limits: &Limits) -> ExecError {
+        match self {
+            FetchError::NotFound {
+                specifier,
+                importer,
+                reason,
+            } => ExecError::ModuleNotFound {
+                specifier,
+                importer,
+                reason,
+            },
+            FetchError::Failed { module, message } => {
+                ExecError::ModuleLoadFailed { module, message }
+            }
+            FetchError::Limit(message) => ExecError::ModuleLimit(message),
+            FetchError::Interrupted(interrupt) => interrupt.into_error(limits),
+        }
+    }
+
+    /// The message a dynamic `import()` rejects with.
+    pub(crate) fn message(&self) -> String {
+        match self {
+            FetchError::NotFound {
+                specifier,
+                importer,
+                reason,
+            } => format!("cannot find module {specifier:?} imported by {importer:?}: {reason}"),
+            FetchError::Failed { module, message } => {
+                format!("loading module {module:?} failed: {message}")
+            }
+            FetchError::Limit(message) => format!("module limit: {message}"),
+            FetchError::Interrupted(interrupt) => interrupt.to_string(),
+        }
+    }
+}
+
+/// The modules of one execution.
+pub(crate) struct ModuleSession {
+    loader: Option<Arc<dyn ModuleLoader>>,
+    context: Arc<ExecContext>,
+    /// The runtime's bytecode cache (a dynamic import takes what it holds).
+    pub(crate) cache: BytecodeCache,
+    max_modules: u32,
+    max_bytes: u64,
+    /// Every module this execution has, by resolved name.
+    known: HashMap<String, ModuleKind>,
+    bytes: u64,
+}
+
+impl ModuleSession {
+    /// A session whose first module is the entry `name` (of `source_len` bytes), or that
+    /// has none yet (a script).
+    pub(crate) fn new(
+        loader: Option<Arc<dyn ModuleLoader>>,
+        context: Arc<ExecContext>,
+        cache: BytecodeCache,
+        limits: &Limits,
+    ) -> ModuleSession {
+        ModuleSession {
+            loader,
+            context,
+            cache,
+            max_modules: limits.modules,
+            max_bytes: limits.module_bytes,
+            known: HashMap::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Counts the entry module, whose source came with the request.
+    pub(crate) fn add_entry(&mut self, name: &str, source_len: usize) -> Result<(), FetchError> {
+        self.count(name, ModuleKind::JavaScript, source_len)
+    }
+
+    fn count(&mut self, name: &str, kind: ModuleKind, source_len: usize) -> Result<(), FetchError> {
+        if self.known.len() >= self.max_modules as usize {
+            return Err(FetchError::Limit(format!(
+                "loading {name:?} would make more than {} modules",
+                self.max_modules
+            )));
+        }
+        let bytes = self.bytes.saturating_add(source_len as u64);
+        if bytes > self.max_bytes {
+            return Err(FetchError::Limit(format!(
+                "loading {name:?} ({source_len} bytes) would make more than {} bytes of module source",
+                self.max_bytes
+            )));
+        }
+        self.bytes = bytes;
+        self.known.insert(name.to_owned(), kind);
+        Ok(())
+    }
+
+    /// Resolves `specifier` from `importer` and, unless the execution has that module
+    /// already, asks the loader for it (on the caller's task, until `stopped`).
+    pub(crate) async fn fetch(
+        &mut self,
+        host_caller: &HostCaller,
+        stopped: impl Future<Output = Interrupt>,
+        importer: &str,
+        specifier: &str,
+        kind: ModuleKind,
+    ) -> Result<Fetch, FetchError> {
+        let not_found = |reason: String| FetchError::NotFound {
+            specifier: specifier.to_owned(),
+            importer: importer.to_owned(),
+            reason,
+        };
+        let name = resolve(importer, specifier).map_err(not_found)?;
+        if let Some(known) = self.known.get(&name) {
+            if *known != kind {
+                return Err(FetchError::Failed {
+                    module: name,
+                    message: format!(
+                        "it is imported both as {} and as {}",
+                        kind_name(*known),
+                        kind_name(kind)
+                    ),
+                });
+            }
+            return Ok(Fetch::Known(name));
+        }
+        let Some(loader) = self.loader.clone() else {
+            return Err(not_found("the runtime has no module loader".to_owned()));
+        };
+        if self.known.len() >= self.max_modules as usize {
+            return Err(FetchError::Limit(format!(
+                "loading {name:?} would make more than {} modules",
+                self.max_modules
+            )));
+        }
+        let request = ModuleRequest {
+            name: name.clone(),
+            specifier: specifier.to_owned(),
+            importer: importer.to_owned(),
+            kind,
+        };
+        let context = Arc::clone(&self.context);
+        let reply = host_caller.run(async move { loader.load(&context, &request).await });
+        let ran = tokio::select! {
+            biased;
+            ran = reply => ran,
+            interrupt = stopped => return Err(FetchError::Interrupted(interrupt)),
+        };
+        let source = match ran {
+            Ok(Ran::Done(Ok(Some(source)))) => source,
+            Ok(Ran::Done(Ok(None))) => {
+                return Err(not_found(format!(
+                    "the module loader has no module {name:?}"
+                )))
+            }
+            Ok(Ran::Done(Err(error))) => {
+                return Err(FetchError::Failed {
+                    module: name,
+                    message: error.to_string(),
+                })
+            }
+            Ok(Ran::Panicked(message)) => {
+                return Err(FetchError::Failed {
+                    module: name,
+                    message: format!("the module loader panicked: {message}"),
+                })
+            }
+            // The caller's side is gone: the execution was dropped.
+            Err(_) => return Err(FetchError::Interrupted(Interrupt::Cancelled)),
+        };
+        self.count(&name, kind, source.len())?;
+        Ok(Fetch::New(Fetched { name, kind, source }))
+    }
+
+    /// The cached bytecode of a fetched JavaScript module, if any.
+    pub(crate) async fn cached(&self, module: &Fetched) -> Option<Compiled> {
+        self.cache.get(&module.hash()).await
+    }
+}
+
+fn kind_name(kind: ModuleKind) -> &'static str {
+    match kind {
+        ModuleKind::JavaScript => "JavaScript",
+        ModuleKind::Json => "JSON",
+    }
+}
