@@ -23,6 +23,7 @@
 //! [`profile`] (`jsruntime-bench profile VARIANT N`: one kind of execution in a loop,
 //! to attach a profiler to).
 
+mod handlers;
 mod native;
 mod profile;
 mod raw_engine;
@@ -65,6 +66,22 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("profile") {
         return profile::run(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("handlers") {
+        let measured = handlers::measure()?;
+        println!("{measured:#?}");
+        let r = |a: &stats::Summary, b: &stats::Summary| handlers::ratio(a.p50, b.p50);
+        println!(
+            "inputs: {} and {} bytes of JSON",
+            measured.input_sizes.0, measured.input_sizes.1
+        );
+        println!(
+            "handler 1 KiB / trivial: {:.2} (target <= 1.3)\n20-module graph / one script: {:.2} (target <= 1.5)\n100 KiB input / native JSON.parse: {:.2} (target <= 2)",
+            r(&measured.handler_1k, &measured.trivial),
+            r(&measured.graph, &measured.graph_as_script),
+            r(&measured.input_100k, &measured.native_parse_100k),
+        );
+        return Ok(());
     }
     if args.first().map(String::as_str) == Some("tenants") {
         let noisy = tenants::noisy_neighbour()?;

@@ -40,6 +40,11 @@ impl NativeContext {
         })
     }
 
+    /// Calls `f` in the context (for measurements of one operation).
+    pub fn with_ctx<R>(&self, f: impl for<'js> FnOnce(rquickjs::Ctx<'js>) -> R) -> R {
+        self.context.with(f)
+    }
+
     /// Evaluates `source` (strict, global) and returns its completion value as JSON
     /// (`null` for `undefined`).
     pub fn run(&self, source: &str) -> Result<String> {
