@@ -439,6 +439,11 @@ fn suite_runtime() -> Runtime {
                 call.args
             )))
         })
+        // A Promise function that never settles, for the Promise-call floods.
+        .host_fn_promise("hang", |_call| async move {
+            std::future::pending::<()>().await;
+            Ok(serde_json::Value::Null)
+        })
         // Awkward names, for host_namespace_odd_names.js: each echoes its argument.
         .host_fn("call", |call| async move { Ok(call.args) })
         .host_fn("constructor", |call| async move { Ok(call.args) })

@@ -6,7 +6,9 @@ use std::rc::Rc;
 
 use crate::engine::{Engine, Failure, RunLimits};
 use crate::modules::{ImportRequest, LoadError, ModuleBody, ModuleDef, ModuleKind};
-use crate::services::{self, CallError, LogLevel, Services, Tenant, User};
+use crate::services::{
+    self, CallError, CallStyle, Completion, Function, LogLevel, Services, Tenant, User,
+};
 use crate::value::ErrorInfo;
 
 wit_bindgen::generate!({
@@ -45,14 +47,33 @@ impl Services for ImportedServices {
     }
 
     fn call(&self, name: &str, args_json: &str) -> Result<String, CallError> {
-        wit_host::call(name, args_json).map_err(|error| match error {
-            wit_host::CallError::UnknownFunction => CallError::UnknownFunction,
-            wit_host::CallError::Failed(message) => CallError::Failed(message),
+        wit_host::call(name, args_json).map_err(call_error)
+    }
+
+    fn start_call(&self, name: &str, args_json: &str) -> Result<u32, CallError> {
+        wit_host::start_call(name, args_json).map_err(call_error)
+    }
+
+    fn wait(&self, timeout: Option<std::time::Duration>) -> Option<Completion> {
+        // Nanoseconds in a u64 last 584 years; a longer timeout is as good as none.
+        let timeout_ns = timeout.and_then(|timeout| u64::try_from(timeout.as_nanos()).ok());
+        wit_host::wait(timeout_ns).map(|completion| Completion {
+            id: completion.id,
+            outcome: completion.outcome.map_err(call_error),
         })
     }
 
-    fn functions(&self) -> Vec<String> {
+    fn functions(&self) -> Vec<Function> {
         wit_host::functions()
+            .into_iter()
+            .map(|function| Function {
+                name: function.name,
+                style: match function.style {
+                    wit_host::CallStyle::Blocking => CallStyle::Blocking,
+                    wit_host::CallStyle::Promise => CallStyle::Promise,
+                },
+            })
+            .collect()
     }
 
     fn tenant(&self) -> Option<Tenant> {
@@ -106,6 +127,13 @@ impl Services for ImportedServices {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64)
         })
+    }
+}
+
+fn call_error(error: wit_host::CallError) -> CallError {
+    match error {
+        wit_host::CallError::UnknownFunction => CallError::UnknownFunction,
+        wit_host::CallError::Failed(message) => CallError::Failed(message),
     }
 }
 

@@ -7,6 +7,7 @@ use rquickjs::context::intrinsic;
 use rquickjs::{qjs, Context, Ctx, Value};
 
 use crate::apis::{self, Api};
+use crate::event_loop::{self, Turn};
 use crate::modules::{self, ImportRequest, ModuleDef};
 use crate::services;
 use crate::value::{to_json, ErrorInfo, JsonError};
@@ -326,7 +327,11 @@ impl Engine {
                 qjs::JS_SetMaxStackSize(rt, limits.stack_bytes as qjs::size_t);
                 modules::begin_run(rt, compile_context, modules);
             }
-            f(&ctx, before)
+            event_loop::begin_run();
+            let result = f(&ctx, before);
+            // Timers and calls still pending once the result is settled end with the run.
+            event_loop::end_run();
+            result
         });
         modules::end_run();
         result
@@ -585,12 +590,12 @@ fn settle<'js>(
     let Some(promise) = completion.as_promise().cloned() else {
         // Jobs queued by a script that returned a plain value still run: their effects
         // (console output, host calls) are part of the execution.
-        drain_jobs(ctx, before, || true);
+        drain_jobs(ctx, before, &|| true);
         return Ok(completion);
     };
-    drain_jobs(ctx, before, || {
+    run_event_loop(ctx, before, script_name, || {
         promise.state() != rquickjs::promise::PromiseState::Pending
-    });
+    })?;
     match promise.state() {
         rquickjs::promise::PromiseState::Resolved => match promise.result::<Value>() {
             Some(Ok(value)) => Ok(value),
@@ -631,6 +636,37 @@ fn settle<'js>(
     }
 }
 
+/// Runs queued jobs and the event loop's timers and host calls until `settled()`, until
+/// nothing is left to wait for, or until QuickJS ran out of memory (the result is then
+/// classified as that). A timer callback's uncaught exception ends the run.
+fn run_event_loop(
+    ctx: &Ctx<'_>,
+    before: Exhaustion,
+    script_name: &str,
+    settled: impl Fn() -> bool,
+) -> Result<(), Failure> {
+    loop {
+        drain_jobs(ctx, before, &settled);
+        if settled() || Exhaustion::now().out_of_memory != before.out_of_memory {
+            return Ok(());
+        }
+        match event_loop::turn(ctx) {
+            Ok(Turn::Progressed) => {}
+            Ok(Turn::Idle) => return Ok(()),
+            Err(event_loop::Thrown) => {
+                let thrown = ctx.catch();
+                return Err(classify(
+                    ctx,
+                    &thrown,
+                    script_name,
+                    before,
+                    ErrorOrigin::Run,
+                ));
+            }
+        }
+    }
+}
+
 /// Runs queued jobs until none is left, or until QuickJS has run out of memory during
 /// this run while the result is already settled.
 ///
@@ -640,7 +676,7 @@ fn settle<'js>(
 /// would go on failing and freeing until the timeout. Once the result is decided nothing
 /// such a job does can change it; the run ends and, having run out of memory, is
 /// classified as out of memory.
-fn drain_jobs(ctx: &Ctx<'_>, before: Exhaustion, result_settled: impl Fn() -> bool) {
+fn drain_jobs(ctx: &Ctx<'_>, before: Exhaustion, result_settled: &impl Fn() -> bool) {
     while ctx.execute_pending_job() {
         if Exhaustion::now().out_of_memory != before.out_of_memory && result_settled() {
             break;

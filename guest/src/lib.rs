@@ -19,6 +19,7 @@
 
 pub mod apis;
 pub mod engine;
+pub mod event_loop;
 pub mod modules;
 pub mod services;
 pub mod stack;

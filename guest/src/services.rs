@@ -1,5 +1,6 @@
-//! What the engine needs from its surroundings: logging, host functions, the caller's
-//! context, randomness, modules for a dynamic `import()`. In the component these are WIT imports; in unit tests, fakes.
+//! What the engine needs from its surroundings: logging, host functions (blocking, or
+//! started and then waited for), the caller's context, randomness, modules for a dynamic
+//! `import()`. In the component these are WIT imports; in unit tests, fakes.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,6 +27,33 @@ pub enum CallError {
     UnknownFunction,
     /// The host function returned an error with this message.
     Failed(String),
+}
+
+/// How a script sees a host function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallStyle {
+    /// The call waits for the host and returns the result.
+    Blocking,
+    /// The call returns a Promise at once; the host runs it while the script goes on.
+    Promise,
+}
+
+/// A host function: its name and how scripts see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    /// The registered name (`orders.get`).
+    pub name: String,
+    /// How scripts see it.
+    pub style: CallStyle,
+}
+
+/// A call begun with [`Services::start_call`] has ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The id `start_call` returned.
+    pub id: u32,
+    /// The result's JSON, or why it failed.
+    pub outcome: Result<String, CallError>,
 }
 
 /// The tenant an execution runs for.
@@ -56,10 +84,16 @@ pub struct User {
 pub trait Services {
     /// Records one formatted `console.*` line.
     fn log(&self, level: LogLevel, message: &str);
-    /// Calls a named host function with JSON arguments.
+    /// Calls a named host function with JSON arguments and waits for it.
     fn call(&self, name: &str, args_json: &str) -> Result<String, CallError>;
-    /// The names of the host functions.
-    fn functions(&self) -> Vec<String>;
+    /// Starts a call of a named host function with JSON arguments; [`Services::wait`]
+    /// reports how it ended.
+    fn start_call(&self, name: &str, args_json: &str) -> Result<u32, CallError>;
+    /// Waits (running nothing) until a started call ends, or until `timeout` has passed
+    /// (`None`); without a timeout, until a call ends.
+    fn wait(&self, timeout: Option<std::time::Duration>) -> Option<Completion>;
+    /// The host functions.
+    fn functions(&self) -> Vec<Function>;
     /// The caller's tenant.
     fn tenant(&self) -> Option<Tenant>;
     /// The caller's user.

@@ -6,14 +6,20 @@ use std::rc::Rc;
 
 use crate::engine::{Engine, Failure, RunLimits};
 use crate::modules::{LoadError, ModuleBody, ModuleDef, ModuleKind};
-use crate::services::{self, CallError, LogLevel, Services, Tenant, User};
+use crate::services::{
+    self, CallError, CallStyle, Completion, Function, LogLevel, Services, Tenant, User,
+};
 
 /// What a run sees of the host: fixed answers, and a record of what the script sent
 /// (shared by the clones, so the test reads what the run's clone recorded).
 #[derive(Clone)]
 pub struct Fake {
-    /// The names `host` offers.
+    /// The names `host` offers as blocking calls.
     pub functions: Vec<String>,
+    /// The names `host` offers as Promise calls.
+    pub promise_functions: Vec<String>,
+    /// Whether started calls end in the reverse order of their start (else in order).
+    pub reverse_completions: bool,
     /// Answers a call to one of `functions` with the result's JSON; a call to any other
     /// name fails as unknown, as on the host.
     pub reply: fn(&str, &str) -> Result<String, CallError>,
@@ -41,12 +47,19 @@ pub struct Fake {
 pub struct Records {
     logs: RefCell<Vec<(LogLevel, String)>>,
     calls: RefCell<Vec<(String, String)>>,
+    /// Started calls that have not been reported by `wait` yet.
+    started: RefCell<std::collections::VecDeque<Completion>>,
+    next_call: std::cell::Cell<u32>,
+    /// The timeouts of the waits that timed out.
+    waits: RefCell<Vec<Option<std::time::Duration>>>,
 }
 
 impl Default for Fake {
     fn default() -> Self {
         Fake {
             functions: Vec::new(),
+            promise_functions: Vec::new(),
+            reverse_completions: false,
             reply: |_, _| Ok("null".to_owned()),
             tenant: None,
             user: None,
@@ -66,9 +79,14 @@ impl Fake {
         self.records.logs.borrow().clone()
     }
 
-    /// The host calls so far: name and arguments' JSON.
+    /// The host calls so far, blocking or started: name and arguments' JSON.
     pub fn calls(&self) -> Vec<(String, String)> {
         self.records.calls.borrow().clone()
+    }
+
+    /// The timeouts of the waits that ended with no call's completion, in order.
+    pub fn timed_out_waits(&self) -> Vec<Option<std::time::Duration>> {
+        self.records.waits.borrow().clone()
     }
 }
 
@@ -91,8 +109,56 @@ impl Services for Fake {
         (self.reply)(name, args_json)
     }
 
-    fn functions(&self) -> Vec<String> {
-        self.functions.clone()
+    /// Answers at once (with `reply`), but reports the answer only when the engine waits.
+    fn start_call(&self, name: &str, args_json: &str) -> Result<u32, CallError> {
+        self.records
+            .calls
+            .borrow_mut()
+            .push((name.to_owned(), args_json.to_owned()));
+        let known = |names: &[String]| names.iter().any(|function| function == name);
+        if !known(&self.functions) && !known(&self.promise_functions) {
+            return Err(CallError::UnknownFunction);
+        }
+        let id = self.records.next_call.get() + 1;
+        self.records.next_call.set(id);
+        let outcome = (self.reply)(name, args_json);
+        self.records
+            .started
+            .borrow_mut()
+            .push_back(Completion { id, outcome });
+        Ok(id)
+    }
+
+    /// The next started call's completion; with none, sleeps out the timeout.
+    fn wait(&self, timeout: Option<std::time::Duration>) -> Option<Completion> {
+        let mut started = self.records.started.borrow_mut();
+        let next = if self.reverse_completions {
+            started.pop_back()
+        } else {
+            started.pop_front()
+        };
+        if next.is_none() {
+            if let Some(timeout) = timeout {
+                std::thread::sleep(timeout);
+            }
+            self.records.waits.borrow_mut().push(timeout);
+        }
+        next
+    }
+
+    fn functions(&self) -> Vec<Function> {
+        let style = |names: &[String], style| {
+            names
+                .iter()
+                .map(move |name| Function {
+                    name: name.clone(),
+                    style,
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut functions = style(&self.functions, CallStyle::Blocking);
+        functions.extend(style(&self.promise_functions, CallStyle::Promise));
+        functions
     }
 
     fn tenant(&self) -> Option<Tenant> {

@@ -109,6 +109,8 @@ pub(crate) struct Prepared {
     limits: Limits,
     deadline: Instant,
     cancel: Option<CancellationToken>,
+    /// The seed of a deterministic execution.
+    deterministic: Option<u64>,
     started: Instant,
 }
 
@@ -169,6 +171,7 @@ impl Prepared {
             limits,
             deadline,
             cancel: request.cancel.clone(),
+            deterministic: request.deterministic,
             started,
         })
     }
@@ -505,6 +508,7 @@ impl Pipeline {
             deadline: prepared.deadline,
             cancel: prepared.cancel.clone(),
             host_caller: host_caller.clone(),
+            deterministic: prepared.deterministic,
         })?;
         let compiled = match &prepared.code {
             Code::Script(script) => {

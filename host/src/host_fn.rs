@@ -48,31 +48,47 @@ pub type HostFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, Host
 /// A registered host function.
 pub(crate) type HostFn = Arc<dyn Fn(HostCall) -> HostFuture + Send + Sync>;
 
+/// How scripts see a host function. On the host both are async functions; the style
+/// only decides what the script's call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum CallStyle {
+    /// `host.f(args)` waits for the function and returns its result
+    /// ([`RuntimeBuilder::host_fn`](crate::RuntimeBuilder::host_fn)).
+    Blocking,
+    /// `host.f(args)` returns a Promise at once; calls run concurrently
+    /// ([`RuntimeBuilder::host_fn_promise`](crate::RuntimeBuilder::host_fn_promise)).
+    Promise,
+}
+
 /// The host functions of a runtime, by name.
 #[derive(Clone, Default)]
 pub(crate) struct HostFns {
-    by_name: HashMap<String, HostFn>,
+    by_name: HashMap<String, (HostFn, CallStyle)>,
 }
 
 impl HostFns {
-    pub(crate) fn insert<F, Fut>(&mut self, name: String, function: F)
+    pub(crate) fn insert<F, Fut>(&mut self, name: String, style: CallStyle, function: F)
     where
         F: Fn(HostCall) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<serde_json::Value, HostFnError>> + Send + 'static,
     {
         let function: HostFn = Arc::new(move |call| Box::pin(function(call)));
-        self.by_name.insert(name, function);
+        self.by_name.insert(name, (function, style));
     }
 
-    /// The registered names, sorted.
-    pub(crate) fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.by_name.keys().cloned().collect();
-        names.sort();
-        names
+    /// The registered functions and their styles, sorted by name.
+    pub(crate) fn functions(&self) -> Vec<(String, CallStyle)> {
+        let mut functions: Vec<(String, CallStyle)> = self
+            .by_name
+            .iter()
+            .map(|(name, (_, style))| (name.clone(), *style))
+            .collect();
+        functions.sort();
+        functions
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&HostFn> {
-        self.by_name.get(name)
+        self.by_name.get(name).map(|(function, _)| function)
     }
 }
 

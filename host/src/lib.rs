@@ -48,6 +48,7 @@
 mod cache;
 mod config;
 mod context;
+mod deterministic;
 mod error;
 mod execute;
 mod failure;
@@ -63,6 +64,7 @@ mod modules;
 mod offload;
 mod outcome;
 mod pool;
+mod promise_calls;
 mod quota;
 mod request;
 mod runtime;
@@ -88,7 +90,9 @@ pub use modules::{
 pub use outcome::{Execution, LogLevel, LogRecord, Outcome, Stats};
 pub use pool::PoolStats;
 pub use quota::QuotaStats;
-pub use request::{ExecRequest, Script, DEFAULT_MODULE_NAME, DEFAULT_SCRIPT_NAME};
+pub use request::{
+    ExecRequest, Script, DEFAULT_MODULE_NAME, DEFAULT_SCRIPT_NAME, DETERMINISTIC_EPOCH_MS,
+};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use tenancy::budget::{
     Admission, Budget, BudgetLimits, BudgetStore, MemoryBudgetStore, StoreError, StoreFuture,

@@ -44,8 +44,11 @@ pub struct Limits {
     /// Largest completion value, as JSON bytes. Default 1 MiB.
     pub output_bytes: u32,
     /// Host function calls allowed; the call past it ends the execution with
-    /// `host_call_limit`. Default 1000.
+    /// `host_call_limit`. Default 1000. Blocking and Promise calls count alike.
     pub host_calls: u32,
+    /// Promise host calls of one execution that run at once; a call past it waits (in
+    /// order) until one of them ends, it is not an error. Default 16.
+    pub calls_in_flight: u32,
     /// Bytes of `console.*` output kept; the excess is dropped and counted. Default 64 KiB.
     pub log_bytes: u32,
     /// Largest input ([`ExecRequest::input`](crate::ExecRequest::input)), as JSON bytes;
@@ -69,6 +72,7 @@ impl Default for Limits {
             stack_bytes: 1024 * 1024,
             output_bytes: 1024 * 1024,
             host_calls: 1000,
+            calls_in_flight: 16,
             log_bytes: 64 * 1024,
             input_bytes: MIB,
             modules: 256,
@@ -104,6 +108,9 @@ impl Limits {
                 self.stack_bytes
             ));
         }
+        if self.calls_in_flight == 0 {
+            return Err("calls in flight must be at least 1".into());
+        }
         if self.output_bytes == 0 {
             return Err("output limit must be at least 1 byte".into());
         }
@@ -128,6 +135,7 @@ impl Limits {
             stack_bytes,
             output_bytes,
             host_calls,
+            calls_in_flight,
             log_bytes,
             input_bytes,
             modules,
@@ -139,6 +147,7 @@ impl Limits {
         self.stack_bytes = stack_bytes.unwrap_or(self.stack_bytes);
         self.output_bytes = output_bytes.unwrap_or(self.output_bytes);
         self.host_calls = host_calls.unwrap_or(self.host_calls);
+        self.calls_in_flight = calls_in_flight.unwrap_or(self.calls_in_flight);
         self.log_bytes = log_bytes.unwrap_or(self.log_bytes);
         self.input_bytes = input_bytes.unwrap_or(self.input_bytes);
         self.modules = modules.unwrap_or(self.modules);
@@ -165,6 +174,8 @@ pub struct LimitOverrides {
     pub output_bytes: Option<u32>,
     /// See [`Limits::host_calls`].
     pub host_calls: Option<u32>,
+    /// See [`Limits::calls_in_flight`].
+    pub calls_in_flight: Option<u32>,
     /// See [`Limits::log_bytes`].
     pub log_bytes: Option<u32>,
     /// See [`Limits::input_bytes`].

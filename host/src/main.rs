@@ -9,7 +9,9 @@
 //! `--entry NAME`) is called with the input. Imports resolve to files relative to the
 //! importing file, confined to the entry file's directory. `--input JSON` or
 //! `--input-file PATH` gives every execution its input (`--input-file -` reads standard
-//! input, unless a script is read from there). Exit status: 0 when every script
+//! input, unless a script is read from there). `--deterministic SEED` makes every run
+//! repeatable. Scripts can call `host.demo.echo(x)`, `host.demo.tenant()` and the Promise
+//! function `host.demo.sleep({ms, value})`. Exit status: 0 when every script
 //! succeeded, 1 when any failed, 2 for usage or I/O errors.
 
 use std::collections::HashMap;
@@ -73,6 +75,10 @@ struct RunArgs {
     /// The export a module's execution calls (default: `default`).
     #[arg(long, value_name = "NAME")]
     entry: Option<String>,
+    /// Run deterministically from SEED: seeded randomness, virtual time (timers fire at
+    /// once, in order); the same run gives the same result and logs every time.
+    #[arg(long, value_name = "SEED")]
+    deterministic: Option<u64>,
     /// Run each file N times, each time in a fresh instance.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
@@ -175,6 +181,9 @@ fn run(args: RunArgs) -> Result<bool> {
         if let Some(entry) = &args.entry {
             request = request.entry(entry.as_str());
         }
+        if let Some(seed) = args.deterministic {
+            request = request.deterministic(seed);
+        }
         for _ in 0..args.repeat {
             let execution = tokio.block_on(runtime.execute_detailed(&request));
             all_ok &= execution.result.is_ok();
@@ -189,11 +198,31 @@ fn run(args: RunArgs) -> Result<bool> {
     Ok(all_ok)
 }
 
-/// The runtime of the CLI: demo host functions, modules from `loader`.
+/// Longest `demo.sleep`: a demo, not a way to hold the CLI for a day.
+const DEMO_SLEEP_MAX_MS: u64 = 60_000;
+
+/// The runtime of the CLI: demo host functions (`demo.echo`, `demo.tenant`, and the
+/// Promise function `demo.sleep({ms, value})`), modules from `loader`.
 fn start_runtime(loader: FileModuleLoader) -> Result<Runtime> {
     Runtime::builder()
         .config(Config::default())
         .host_fn("demo.echo", |call| async move { Ok(call.args) })
+        .host_fn_promise("demo.sleep", |call| async move {
+            let ms = call.args["ms"].as_u64().ok_or_else(|| {
+                HostFnError::new("demo.sleep: ms must be a whole number of milliseconds")
+            })?;
+            if ms > DEMO_SLEEP_MAX_MS {
+                return Err(HostFnError::new(format!(
+                    "demo.sleep: ms must be at most {DEMO_SLEEP_MAX_MS}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(call
+                .args
+                .get("value")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null))
+        })
         .host_fn("demo.tenant", |call| async move {
             call.context
                 .tenant_id()

@@ -70,10 +70,16 @@ pub struct ExecRequest {
     pub(crate) context: Arc<ExecContext>,
     pub(crate) overrides: LimitOverrides,
     pub(crate) cancel: Option<CancellationToken>,
+    pub(crate) deterministic: Option<u64>,
 }
 
 /// The name a script gets when the request does not give one.
 pub const DEFAULT_SCRIPT_NAME: &str = "script.js";
+
+/// Where a deterministic execution's wall clock starts
+/// ([`ExecRequest::deterministic`]): 2025-01-01T00:00:00Z, in milliseconds since the Unix
+/// epoch.
+pub const DETERMINISTIC_EPOCH_MS: u64 = 1_735_689_600_000;
 
 /// The name a module gets when the request does not give one (its relative imports
 /// resolve from the top of the module names: `./tax.js` is `tax.js`).
@@ -114,6 +120,7 @@ impl ExecRequest {
             context: Arc::new(ExecContext::default()),
             overrides: LimitOverrides::default(),
             cancel: None,
+            deterministic: None,
         }
     }
 
@@ -168,6 +175,35 @@ impl ExecRequest {
         self
     }
 
+    /// Runs the execution deterministically, from `seed`: the same request gives the
+    /// same result and the same logs, byte for byte, run after run (for tests, and for
+    /// replaying a tenant's failure).
+    ///
+    /// - `Math.random`, `crypto.getRandomValues` and `crypto.randomUUID` draw from a
+    ///   generator seeded with `seed`.
+    /// - Virtual time: `Date.now()` starts at [`DETERMINISTIC_EPOCH_MS`] and
+    ///   `performance.now()` at 0, and neither advances while code runs. When the script
+    ///   waits for timers only, time jumps to the next timer's due time at once, so
+    ///   timers fire immediately, in order. `context.deadline` counts down in virtual
+    ///   time too.
+    /// - Promise host calls still run for real (the host functions are the service's
+    ///   code), but their promises settle in the order the calls were started, whatever
+    ///   order they end in, and they take no virtual time.
+    ///
+    /// The real limits still apply: the timeout is wall-clock time, and fuel, memory and
+    /// the host-call limit are what they always are. Blocking host calls and a module
+    /// loader are the service's code: whatever they return is what the script sees.
+    ///
+    /// ```
+    /// use jsruntime::ExecRequest;
+    ///
+    /// let replay = ExecRequest::source("Math.random()").deterministic(42);
+    /// ```
+    pub fn deterministic(mut self, seed: u64) -> Self {
+        self.deterministic = Some(seed);
+        self
+    }
+
     /// Sets the caller's context.
     pub fn context(mut self, context: ExecContext) -> Self {
         self.context = Arc::new(context);
@@ -213,6 +249,12 @@ impl ExecRequest {
     /// Overrides the host-call limit.
     pub fn host_calls(mut self, calls: u32) -> Self {
         self.overrides.host_calls = Some(calls);
+        self
+    }
+
+    /// Overrides how many Promise host calls may run at once.
+    pub fn calls_in_flight(mut self, calls: u32) -> Self {
+        self.overrides.calls_in_flight = Some(calls);
         self
     }
 

@@ -12,7 +12,7 @@ use crate::cache::CacheStats;
 use crate::config::Config;
 use crate::error::{ExecError, SetupError};
 use crate::execute::{Done, Pipeline, Prepared, Product, Purpose, Tenancy};
-use crate::host_fn::{HostCall, HostFnError, HostFns};
+use crate::host_fn::{CallStyle, HostCall, HostFnError, HostFns};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::modules::ModuleLoader;
 use crate::offload::GuestThreads;
@@ -58,10 +58,13 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Registers a named host function. Scripts call it as `host.call(name, args)`; it
-    /// receives the JSON argument and the caller's context, and returns JSON or an error
-    /// the script sees as an `Error`. It may be async (a database query); the script sees
-    /// a synchronous call. Each call counts against the execution's host-call limit.
+    /// Registers a named host function that scripts call synchronously: `host.call(name,
+    /// args)`, or `host.orders.get(args)` for a function named `orders.get`, returns its
+    /// result. It receives the JSON argument and the caller's context, and returns JSON
+    /// or an error the script sees as a thrown `Error`. It may be async (a database
+    /// query); the script waits for it. Each call counts against the execution's
+    /// host-call limit. For calls a script can overlap, see
+    /// [`RuntimeBuilder::host_fn_promise`].
     ///
     /// It always runs on the task that called [`Runtime::execute`], even when the
     /// script itself has moved to a guest thread: it has that task's tokio runtime (I/O,
@@ -75,7 +78,51 @@ impl RuntimeBuilder {
         F: Fn(HostCall) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<serde_json::Value, HostFnError>> + Send + 'static,
     {
-        self.host_fns.insert(name.into(), function);
+        self.host_fns
+            .insert(name.into(), CallStyle::Blocking, function);
+        self
+    }
+
+    /// Registers a named host function that scripts call as a Promise: `host.call(name,
+    /// args)` (or `host.orders.fetch(args)`) returns a Promise at once, and the call runs
+    /// on the host while the script goes on. So three calls under `Promise.all` take as
+    /// long as the slowest, not as the three in a row. The promise resolves to the
+    /// function's JSON result, or rejects with an `Error` carrying its error's message.
+    ///
+    /// Everything [`RuntimeBuilder::host_fn`] says holds here too (where it runs, the
+    /// host-call limit, panics, the deadline). Besides:
+    /// - At most [`Limits::calls_in_flight`](crate::Limits::calls_in_flight) calls of an
+    ///   execution run at once (default 16); a call past it waits, in order, until one
+    ///   ends. That is not an error, and its future is only created when it starts.
+    /// - While the script has nothing to run but waits for calls (or timers), the guest
+    ///   runs nothing: no fuel is used and no thread is held.
+    /// - Calls still running when the execution ends, for any reason (the result settled,
+    ///   an error, the deadline, cancellation), are dropped at once.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use jsruntime::{ExecRequest, Runtime};
+    ///
+    /// let runtime = Runtime::builder()
+    ///     .host_fn_promise("orders.fetch", |call| async move {
+    ///         tokio::time::sleep(Duration::from_millis(200)).await; // a slow service
+    ///         Ok(serde_json::json!({ "id": call.args["id"] }))
+    ///     })
+    ///     .build()?;
+    /// let script = "Promise.all([1, 2, 3].map((id) => host.orders.fetch({ id })))";
+    /// // About 200 ms, not 600.
+    /// let outcome = runtime.execute(&ExecRequest::source(script)).await?;
+    /// assert_eq!(outcome.value, serde_json::json!([{ "id": 1 }, { "id": 2 }, { "id": 3 }]));
+    /// # Ok(()) }
+    /// ```
+    pub fn host_fn_promise<F, Fut>(mut self, name: impl Into<String>, function: F) -> Self
+    where
+        F: Fn(HostCall) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<serde_json::Value, HostFnError>> + Send + 'static,
+    {
+        self.host_fns
+            .insert(name.into(), CallStyle::Promise, function);
         self
     }
 

@@ -422,3 +422,39 @@ fn an_import_outside_the_entry_files_directory_is_a_clear_error() {
     let run = cli(&["run", "--input", "{ nope", &script]);
     assert_eq!(run.code, Some(2), "invalid --input is a usage error");
 }
+
+#[test]
+fn demo_sleep_is_a_promise_and_deterministic_runs_repeat() {
+    let dir = ScriptDir::new("deterministic");
+    let file = dir.script(
+        "d.js",
+        r#"(async () => {
+            const slept = await Promise.all([host.demo.sleep({ ms: 20, value: "a" }), host.demo.sleep({ ms: 1, value: "b" })]);
+            await new Promise((done) => setTimeout(done, 5000));
+            console.log("random", Math.random());
+            return [slept, Date.now(), Math.random()];
+        })()"#,
+    );
+    let run = cli(&[
+        "run",
+        "--json",
+        "--deterministic",
+        "42",
+        "--repeat",
+        "2",
+        &file,
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let lines = run.json_lines();
+    assert_eq!(lines.len(), 2, "{run:?}");
+    assert_eq!(lines[0]["value"], lines[1]["value"], "{run:?}");
+    assert_eq!(lines[0]["logs"], lines[1]["logs"], "{run:?}");
+    assert_eq!(lines[0]["value"][0], json!(["a", "b"]));
+    // The 5 s timer took no real time: the CLI's own timeout is 1 s.
+    assert_eq!(
+        lines[0]["value"][1],
+        json!(jsruntime::DETERMINISTIC_EPOCH_MS + 5000)
+    );
+    let (_, bad) = run_json(&dir, "host.demo.sleep({ ms: -1 })", &[]);
+    assert_eq!(bad["error"]["kind"], json!("exception"), "{bad}");
+}

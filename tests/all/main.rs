@@ -13,11 +13,13 @@
 mod common;
 
 mod admission;
+mod async_calls;
 mod boundary;
 mod cache_metrics;
 mod cli;
 mod closing;
 mod context;
+mod deterministic;
 mod execution;
 mod handlers;
 mod host_functions;

@@ -1,4 +1,4 @@
-// expect: ok {"proto": null, "frozen": true, "keys": ["Object", "__proto__", "call", "constructor", "echo", "fail", "toString", "whoami"], "callIsTheDispatcher": 5, "hostFnNamedCall": {"x": 1}, "constructor": {"y": 2}, "toString": 3, "protoNamespace": [null, true, 4], "objectNamespace": 6, "objectPrototypeClean": [true, true, true]}
+// expect: ok {"proto": null, "frozen": true, "keys": ["Object", "__proto__", "call", "constructor", "echo", "fail", "hang", "toString", "whoami"], "callIsTheDispatcher": 5, "hostFnNamedCall": {"x": 1}, "constructor": {"y": 2}, "toString": 3, "protoNamespace": [null, true, 4], "objectNamespace": 6, "objectPrototypeClean": [true, true, true]}
 // limits: timeout_ms=1000 fuel=max memory_mb=32
 // The suite's runtime also registers host functions with awkward names ("call",
 // "constructor", "toString", "__proto__.polluted", "Object.prototype.polluted"). The

@@ -1,7 +1,8 @@
 //! Bindings generated from `wit/sandbox.wit`.
 //!
-//! One set, with the options the library needs: `host.call` and `modules.load` are async
-//! (a host function or a module loader may await a database), every import may trap (the host ends an instance from inside an
+//! One set, with the options the library needs: `host.call`, `host.wait` and
+//! `modules.load` are async (a host function or a module loader may await a database; a
+//! wait for Promise calls and timers awaits them), every import may trap (the host ends an instance from inside an
 //! import: the host-call limit, a deadline reached while a host function runs), and the
 //! exports are async (the guest runs on a fiber that yields to the executor). The Wizer
 //! tool and the benchmarks implement the same traits with stubs.
@@ -13,6 +14,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: {
         "jsruntime:sandbox/host.call": async | trappable,
+        "jsruntime:sandbox/host.wait": async | trappable,
         "jsruntime:sandbox/modules.load": async | trappable,
         default: trappable,
     },
@@ -55,8 +57,23 @@ impl jsruntime::sandbox::host::Host for NoTenant {
     ) -> wasmtime::Result<()> {
         Ok(())
     }
-    fn functions(&mut self) -> wasmtime::Result<Vec<String>> {
+    fn functions(&mut self) -> wasmtime::Result<Vec<jsruntime::sandbox::host::FunctionInfo>> {
         Ok(Vec::new())
+    }
+    fn start_call(
+        &mut self,
+        _name: String,
+        _args_json: String,
+    ) -> wasmtime::Result<Result<u32, jsruntime::sandbox::host::CallError>> {
+        Ok(Err(jsruntime::sandbox::host::CallError::UnknownFunction))
+    }
+    async fn wait(
+        &mut self,
+        _timeout_ns: Option<u64>,
+    ) -> wasmtime::Result<Option<jsruntime::sandbox::host::Completion>> {
+        // No call is ever in flight. A timer would be polled for until due: these
+        // programs run no timers.
+        Ok(None)
     }
     async fn call(
         &mut self,

@@ -1,8 +1,9 @@
 // The JavaScript part of `host` (see host.rs). Runs once, at pre-initialization, in the
-// run context (strict mode); called with `{ call, functions }`, the native
-// `call(name, argsJson)` (returns the result's JSON text) and `functions()` (the names,
-// as a JSON array). Everything it uses is captured here, before any script runs.
-(({ call: nativeCall, functions: nativeFunctions }) => {
+// run context (strict mode); called with `{ call, start, functions }`, the native
+// `call(name, argsJson)` (waits; returns the result's JSON text), `start(name, argsJson)`
+// (returns a Promise of the parsed result) and `functions()` (a JSON array of
+// `[name, isPromise]` pairs). Everything it uses is captured here, before any script runs.
+(({ call: nativeCall, start: nativeStart, functions: nativeFunctions }) => {
   const g = globalThis;
   const { freeze, defineProperty, getOwnPropertyNames, getOwnPropertyDescriptor, create } = Object;
   const hasOwn = Object.hasOwn;
@@ -27,13 +28,19 @@
     return value;
   };
 
+  // The names of the Promise functions (no prototype: a name is just a name). Filled
+  // when `host` is built, which is before anything can call `call`.
+  const promiseNames = create(null);
   const call = (name, args) => {
     if (typeof name !== "string") throw new TypeErrorCtor("host.call: the function name must be a string");
     // What JSON.stringify gives for a top-level `undefined`, function or Symbol (or a
     // `toJSON` that returns one) is `undefined`, not JSON text: send `null`, as JSON
     // does for such a value inside an array.
     const argsJson = stringify(args);
-    return parse(nativeCall(name, argsJson === undefined ? "null" : argsJson));
+    const json = argsJson === undefined ? "null" : argsJson;
+    // A Promise function's call returns its promise, through `host.call` too.
+    if (hasOwn(promiseNames, name)) return nativeStart(name, json);
+    return parse(nativeCall(name, json));
   };
   // Descriptors have no prototype: `defineProperty` reads `get`, `set`, `value`, ... through
   // the prototype chain, so a script that added them to `Object.prototype` would change
@@ -47,7 +54,12 @@
   const buildHost = () => {
     const root = create(null);
     defineValue(root, "call", call);
-    const names = parse(nativeFunctions());
+    // `[name, isPromise]` pairs. Only read, never written: an assignment to an array
+    // index would call a setter a script may have put on `Array.prototype`.
+    const functions = parse(nativeFunctions());
+    for (let i = 0; i < functions.length; i++) {
+      if (functions[i][1]) promiseNames[functions[i][0]] = true;
+    }
     // Namespaces first, so `orders.get` wins over a function named `orders`; a name that
     // collides with a namespace or with `call` stays reachable through host.call.
     const namespaceOf = (parts, make) => {
@@ -61,9 +73,9 @@
       return node;
     };
     // Index loops, not `for...of`: see `deepFreeze`.
-    for (let i = 0; i < names.length; i++) namespaceOf(split(names[i], "."), true);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
+    for (let i = 0; i < functions.length; i++) namespaceOf(split(functions[i][0], "."), true);
+    for (let i = 0; i < functions.length; i++) {
+      const name = functions[i][0];
       const parts = split(name, ".");
       const node = namespaceOf(parts, false);
       const leaf = parts[parts.length - 1];

@@ -1,20 +1,26 @@
 //! `host`: the host functions the service registered, as `host.call(name, args)` and,
 //! for a function registered as `orders.get`, `host.orders.get(args)`.
 //!
-//! A call is synchronous to the script: the arguments cross as JSON text
+//! The service chooses, per function, how a script sees it. A blocking function's call
+//! waits for the host: the arguments cross as JSON text
 //! ([`Services::call`](crate::services::Services::call)) and the result comes back as
-//! JSON text that `host.js` parses. Both directions are JSON so that no JavaScript
-//! object (with its getters, prototypes or proxies) ever reaches the host. An unknown
-//! name or a failed call throws a catchable `Error` with the host's message.
+//! JSON text that `host.js` parses; an unknown name or a failed call throws a catchable
+//! `Error` with the host's message. A Promise function's call returns a Promise at once
+//! ([`Services::start_call`](crate::services::Services::start_call)); the host runs the
+//! call while the script goes on, and the [`event_loop`](crate::event_loop) settles the
+//! promise with the parsed result, or rejects it with an `Error` carrying the host's
+//! message. Both directions are JSON so that no JavaScript object (with its getters,
+//! prototypes or proxies) ever reaches the host.
 //!
 //! The object is built in JavaScript the first time a script reads `host` (a script that
 //! never does costs no host call for the names), without the iterator protocol, `in`, or
 //! descriptors that have a prototype, and deep-frozen: see the comments in `host.js`.
 
-use rquickjs::{function::Func, Ctx, Exception, IntoJs, Object, Result, Value};
+use rquickjs::{function::Func, Ctx, Exception, IntoJs, Object, Promise, Result, Value};
 
 use super::Api;
-use crate::services::{self, CallError};
+use crate::event_loop;
+use crate::services::{self, CallError, CallStyle};
 use crate::value::{json_string, to_text_lossy};
 
 /// `host`.
@@ -28,6 +34,7 @@ pub const API: Api = Api {
 fn natives<'js>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
     let natives = Object::new(ctx.clone())?;
     natives.set("call", Func::from(call))?;
+    natives.set("start", Func::from(start))?;
     natives.set("functions", Func::from(functions))?;
     natives.into_js(ctx)
 }
@@ -53,13 +60,26 @@ fn call<'js>(ctx: Ctx<'js>, name: Value<'js>, args: Value<'js>) -> Result<String
     }
 }
 
-/// The names of the host functions, as a JSON array (empty outside a run).
+/// Starts a Promise host function's call; returns its promise.
+fn start<'js>(ctx: Ctx<'js>, name: Value<'js>, args: Value<'js>) -> Result<Promise<'js>> {
+    let name = to_text_lossy(&ctx, &name, "");
+    let args = to_text_lossy(&ctx, &args, "null");
+    event_loop::start_call(&ctx, &name, &args)
+}
+
+/// The host functions as a JSON array of `[name, isPromise]` pairs (empty outside a run).
 fn functions() -> String {
-    let names = services::current()
+    let functions = services::current()
         .map(|services| services.functions())
         .unwrap_or_default();
-    let quoted: Vec<String> = names.iter().map(|name| json_string(name)).collect();
-    format!("[{}]", quoted.join(","))
+    let pairs: Vec<String> = functions
+        .iter()
+        .map(|function| {
+            let promise = function.style == CallStyle::Promise;
+            format!("[{},{promise}]", json_string(&function.name))
+        })
+        .collect();
+    format!("[{}]", pairs.join(","))
 }
 
 #[cfg(test)]
@@ -78,6 +98,83 @@ mod tests {
             _ => Ok(format!("{{\"echo\":{args}}}")),
         };
         fake
+    }
+
+    /// [`fake`], with `names` as Promise functions instead.
+    fn promise_fake(names: &[&str]) -> Fake {
+        let mut fake = fake(&[]);
+        fake.promise_functions = names.iter().map(|name| (*name).to_owned()).collect();
+        fake
+    }
+
+    #[test]
+    fn a_promise_function_returns_a_promise_of_its_result() {
+        let fake = promise_fake(&["orders.fetch"]);
+        let result = run_ok(
+            &fake,
+            r#"const p = host.orders.fetch({ id: 1 });
+               const viaCall = host.call("orders.fetch", 2);
+               Promise.all([p instanceof Promise, viaCall instanceof Promise, p, viaCall])"#,
+        );
+        assert_eq!(result, r#"[true,true,{"echo":{"id":1}},{"echo":2}]"#);
+        assert_eq!(fake.calls().len(), 2);
+    }
+
+    #[test]
+    fn calls_settle_in_the_order_the_host_ends_them() {
+        let mut fake = promise_fake(&["f"]);
+        fake.reverse_completions = true;
+        let result = run_ok(
+            &fake,
+            r#"const order = [];
+               const calls = [1, 2, 3].map((n) => host.f(n).then((r) => { order.push(r.echo); return r.echo; }));
+               Promise.all(calls).then((all) => [all, order])"#,
+        );
+        // Promise.all keeps the calls' order; the reactions ran in the host's.
+        assert_eq!(result, "[[1,2,3],[3,2,1]]");
+    }
+
+    #[test]
+    fn a_failed_or_unknown_promise_call_rejects_with_an_error() {
+        let fake = promise_fake(&["fail", "ok"]);
+        let result = run_ok(
+            &fake,
+            r#"const reason = (p) => p.then(() => "resolved", (e) => [e instanceof Error, e.message]);
+               Promise.all([reason(host.fail()), reason(host.call("fail")), host.ok(7)])"#,
+        );
+        assert_eq!(
+            result,
+            r#"[[true,"the host said no"],[true,"the host said no"],{"echo":7}]"#
+        );
+    }
+
+    #[test]
+    fn blocking_and_promise_functions_and_timers_mix() {
+        let mut fake = fake(&["now"]);
+        fake.promise_functions = vec!["later".to_owned()];
+        let result = run_ok(
+            &fake,
+            r#"(async () => {
+                const log = [];
+                const later = host.later("l").then((r) => log.push(r.echo));
+                log.push(host.now("n").echo);
+                await new Promise((done) => setTimeout(done, 5));
+                await later;
+                return log;
+            })()"#,
+        );
+        assert_eq!(result, r#"["n","l"]"#);
+    }
+
+    #[test]
+    fn calls_still_in_flight_when_the_result_settles_are_left_behind() {
+        let fake = promise_fake(&["f"]);
+        let result = run_ok(
+            &fake,
+            r#"host.f(1).then(() => console.log("too late")); "done""#,
+        );
+        assert_eq!(result, r#""done""#);
+        assert!(fake.logs().is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The globals the guest installs in the run context, one module each (as javy's
-//! `apis` do): [`console`], [`host`], [`context`], and the seeded `Math.random` of
-//! [`random`].
+//! `apis` do): [`console`], [`host`], [`context`], the seeded `Math.random` of
+//! [`random`], the [`timers`] and [`performance`].
 //!
 //! Each module owns both parts of its global: a native part, in Rust, that bridges to
 //! [`crate::services`], and, where it needs one, a JavaScript part beside it
@@ -25,7 +25,9 @@ use rquickjs::{Ctx, Result, Value};
 pub mod console;
 pub mod context;
 pub mod host;
+pub mod performance;
 pub mod random;
+pub mod timers;
 
 /// One global (or one change to a built-in) the guest installs.
 pub struct Api {
@@ -49,7 +51,14 @@ impl Api {
 }
 
 /// Every API, in the order they are installed.
-pub const APIS: &[Api] = &[random::API, console::API, host::API, context::API];
+pub const APIS: &[Api] = &[
+    random::API,
+    console::API,
+    host::API,
+    context::API,
+    timers::API,
+    performance::API,
+];
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! host functions), as the WIT contract (`wit/sandbox.wit`) defines them.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use jsruntime_wasm::bindings::jsruntime::sandbox::{
     context as wit_context, host as wit_host, modules as wit_modules,
@@ -11,7 +11,7 @@ use jsruntime_wasm::bindings::jsruntime::sandbox::{
 use super::state::ExecState;
 use crate::failure::Interrupt;
 use crate::host_calls::HostReply;
-use crate::host_fn::HostCall;
+use crate::host_fn::{CallStyle, HostCall, HostFn};
 use crate::json::{self, JsonError, MAX_JSON_DEPTH};
 use crate::module_graph::{Fetch, FetchError};
 use crate::modules::ModuleKind;
@@ -52,7 +52,11 @@ impl wit_context::Host for ExecState {
     }
 
     fn deadline_ms(&mut self) -> wasmtime::Result<Option<i64>> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let remaining = match &self.virtual_clock {
+            // Deterministic: what is left of the timeout in virtual time.
+            Some(clock) => self.limits.timeout.saturating_sub(clock.elapsed()),
+            None => self.deadline.saturating_duration_since(Instant::now()),
+        };
         Ok(Some(
             i64::try_from(remaining.as_millis()).unwrap_or(i64::MAX),
         ))
@@ -113,8 +117,100 @@ impl wit_host::Host for ExecState {
         Ok(())
     }
 
-    fn functions(&mut self) -> wasmtime::Result<Vec<String>> {
-        Ok(self.host_fns.names())
+    fn functions(&mut self) -> wasmtime::Result<Vec<wit_host::FunctionInfo>> {
+        Ok(self
+            .host_fns
+            .functions()
+            .into_iter()
+            .map(|(name, style)| wit_host::FunctionInfo {
+                name,
+                style: match style {
+                    CallStyle::Blocking => wit_host::CallStyle::Blocking,
+                    CallStyle::Promise => wit_host::CallStyle::Promise,
+                },
+            })
+            .collect())
+    }
+
+    fn start_call(
+        &mut self,
+        name: String,
+        args_json: String,
+    ) -> wasmtime::Result<Result<u32, wit_host::CallError>> {
+        let (function, call) = match self.host_call(name, &args_json)? {
+            Ok(made) => made,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(Ok(self.promise_calls.start(
+            &self.host_caller,
+            function,
+            call,
+        )))
+    }
+
+    async fn wait(
+        &mut self,
+        timeout_ns: Option<u64>,
+    ) -> wasmtime::Result<Option<wit_host::Completion>> {
+        if let Some(interrupt) = self.interrupt() {
+            return Err(wasmtime::Error::new(interrupt));
+        }
+        let timeout = timeout_ns.map(Duration::from_nanos);
+        let stopped = self.stopped();
+        if self.promise_calls.is_empty() {
+            let Some(timeout) = timeout else {
+                // Nothing to wait for, and no timer: the guest goes on at once.
+                return Ok(None);
+            };
+            if let Some(clock) = &self.virtual_clock {
+                // Virtual time: the next timer is due now.
+                clock.advance(timeout);
+                return Ok(None);
+            }
+            return tokio::select! {
+                biased;
+                interrupt = stopped => Err(wasmtime::Error::new(interrupt)),
+                () = tokio::time::sleep(timeout) => Ok(None),
+            };
+        }
+        // Deterministic executions take calls in the order they were started, with no
+        // virtual time passing: timers wait until no call is in flight.
+        let timeout = if self.virtual_clock.is_some() {
+            None
+        } else {
+            timeout
+        };
+        let sleep = async {
+            match timeout {
+                Some(timeout) => tokio::time::sleep(timeout).await,
+                None => std::future::pending().await,
+            }
+        };
+        let ended = tokio::select! {
+            biased;
+            interrupt = stopped => return Err(wasmtime::Error::new(interrupt)),
+            ended = self.promise_calls.next(&self.host_caller) => ended,
+            () = sleep => return Ok(None),
+        };
+        let Some(ended) = ended else {
+            return Ok(None);
+        };
+        let outcome = match ended.outcome {
+            Ok(HostReply::Value(value)) => Ok(value.to_string()),
+            Ok(HostReply::Failed(error)) => Err(wit_host::CallError::Failed(error.message)),
+            Ok(HostReply::Panicked(message)) => {
+                return Err(wasmtime::Error::new(Interrupt::HostFnPanicked {
+                    name: ended.name,
+                    message,
+                }))
+            }
+            // The caller's side is gone: its future was dropped, the execution with it.
+            Err(_) => return Err(wasmtime::Error::new(Interrupt::Cancelled)),
+        };
+        Ok(Some(wit_host::Completion {
+            id: ended.id,
+            outcome,
+        }))
     }
 
     async fn call(
@@ -122,38 +218,11 @@ impl wit_host::Host for ExecState {
         name: String,
         args_json: String,
     ) -> wasmtime::Result<Result<String, wit_host::CallError>> {
-        // An execution that must stop starts no host function: its side effects would be
-        // for a caller that gets an error anyway. The guest ends here (a trap).
-        if let Some(interrupt) = self.interrupt() {
-            return Err(wasmtime::Error::new(interrupt));
-        }
-        if self.host_calls >= self.limits.host_calls {
-            // Ends the instance: a script cannot catch this and carry on.
-            return Err(wasmtime::Error::new(Interrupt::HostCallLimit));
-        }
-        self.host_calls += 1;
-        let Some(function) = self.host_fns.get(&name).cloned() else {
-            return Ok(Err(wit_host::CallError::UnknownFunction));
+        let (function, call) = match self.host_call(name, &args_json)? {
+            Ok(made) => made,
+            Err(error) => return Ok(Err(error)),
         };
-        let args = match json::parse(&args_json) {
-            Ok(args) => args,
-            Err(JsonError::TooDeep) => {
-                return Ok(Err(wit_host::CallError::Failed(format!(
-                    "host.call({name}): the arguments nest arrays and objects deeper than \
-                     {MAX_JSON_DEPTH} levels"
-                ))))
-            }
-            Err(JsonError::Invalid(error)) => {
-                return Ok(Err(wit_host::CallError::Failed(format!(
-                    "host.call({name}): the arguments are not valid JSON: {error}"
-                ))))
-            }
-        };
-        let call = HostCall {
-            name: name.clone(),
-            args,
-            context: Arc::clone(&self.context),
-        };
+        let name = call.name.clone();
         let reply = self.host_caller.start(function(call));
         // The epoch callback cannot stop the guest while it waits here: this wait ends at
         // the deadline, on cancellation or at shutdown too, through the normal path, so
@@ -176,6 +245,50 @@ impl wit_host::Host for ExecState {
             // The caller's side is gone: its future was dropped, the execution with it.
             Err(_) => Err(wasmtime::Error::new(Interrupt::Cancelled)),
         }
+    }
+}
+
+impl ExecState {
+    /// Checks and counts one host call, blocking or Promise, and makes its [`HostCall`].
+    /// `Err` ends the instance (a trap); `Ok(Err)` is an error the script sees.
+    fn host_call(
+        &mut self,
+        name: String,
+        args_json: &str,
+    ) -> wasmtime::Result<Result<(HostFn, HostCall), wit_host::CallError>> {
+        // An execution that must stop starts no host function: its side effects would be
+        // for a caller that gets an error anyway. The guest ends here (a trap).
+        if let Some(interrupt) = self.interrupt() {
+            return Err(wasmtime::Error::new(interrupt));
+        }
+        if self.host_calls >= self.limits.host_calls {
+            // Ends the instance: a script cannot catch this and carry on.
+            return Err(wasmtime::Error::new(Interrupt::HostCallLimit));
+        }
+        self.host_calls += 1;
+        let Some(function) = self.host_fns.get(&name).cloned() else {
+            return Ok(Err(wit_host::CallError::UnknownFunction));
+        };
+        let args = match json::parse(args_json) {
+            Ok(args) => args,
+            Err(JsonError::TooDeep) => {
+                return Ok(Err(wit_host::CallError::Failed(format!(
+                    "host.call({name}): the arguments nest arrays and objects deeper than \
+                     {MAX_JSON_DEPTH} levels"
+                ))))
+            }
+            Err(JsonError::Invalid(error)) => {
+                return Ok(Err(wit_host::CallError::Failed(format!(
+                    "host.call({name}): the arguments are not valid JSON: {error}"
+                ))))
+            }
+        };
+        let call = HostCall {
+            name,
+            args,
+            context: Arc::clone(&self.context),
+        };
+        Ok(Ok((function, call)))
     }
 }
 

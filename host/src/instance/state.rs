@@ -9,12 +9,14 @@ use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::context::ExecContext;
+use crate::deterministic::VirtualClock;
 use crate::failure::Interrupt;
 use crate::host_calls::HostCaller;
 use crate::host_fn::HostFns;
 use crate::limits::Limits;
 use crate::module_graph::ModuleSession;
 use crate::outcome::{LogLevel, LogRecord};
+use crate::promise_calls::PromiseCalls;
 
 /// Caps the instance's linear memory and records its peak.
 #[derive(Debug)]
@@ -118,6 +120,8 @@ pub(crate) struct Assignment {
     pub(crate) cancel: Option<CancellationToken>,
     /// Where its host functions run.
     pub(crate) host_caller: HostCaller,
+    /// The seed of a deterministic execution.
+    pub(crate) deterministic: Option<u64>,
 }
 
 /// The data of one instance's store.
@@ -138,6 +142,10 @@ pub(crate) struct ExecState {
     pub(crate) host_calls: u32,
     pub(crate) host_fns: Arc<HostFns>,
     pub(crate) host_caller: HostCaller,
+    /// The execution's Promise host calls.
+    pub(crate) promise_calls: PromiseCalls,
+    /// The virtual time of a deterministic execution (`None`: real time).
+    pub(crate) virtual_clock: Option<VirtualClock>,
     /// The execution's modules, for a dynamic `import()` (none before the run).
     pub(crate) modules: Option<ModuleSession>,
 }
@@ -168,6 +176,8 @@ impl ExecState {
             host_calls: 0,
             host_fns,
             host_caller: HostCaller::detached(),
+            promise_calls: PromiseCalls::new(1, false),
+            virtual_clock: None,
             modules: None,
         }
     }
@@ -180,6 +190,7 @@ impl ExecState {
             deadline,
             cancel,
             host_caller,
+            deterministic,
         } = assignment;
         self.limiter.cap_bytes = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
         self.context = context;
@@ -189,6 +200,14 @@ impl ExecState {
         self.logs = LogSink::new(limits.log_bytes);
         self.host_calls = 0;
         self.host_caller = host_caller;
+        self.promise_calls = PromiseCalls::new(limits.calls_in_flight, deterministic.is_some());
+        self.virtual_clock = deterministic.map(|seed| {
+            let clock = VirtualClock::default();
+            // The idle store's context had the real clocks; nothing of it is kept (it
+            // holds no resources: the store's table is separate).
+            self.wasi = crate::deterministic::wasi_ctx(seed, &clock);
+            clock
+        });
         self.modules = None;
     }
 
