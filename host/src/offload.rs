@@ -16,7 +16,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
@@ -209,10 +209,19 @@ struct YieldDetector {
     waker: Arc<DetectingWaker>,
 }
 
+/// The waker the inline phase polls with.
+///
+/// Every wake is passed on to the caller's waker, whenever it comes: whether a wake
+/// counts as a yield only decides where the future is polled next, never whether it is.
+/// An earlier version swallowed a wake that found a poll in progress (the poller was to
+/// see a flag and move the future), but the check and the flag were two steps: a wake
+/// from another thread (a slot granted, a timer) that saw the poll in progress and was
+/// then preempted before it set the flag landed after the poller had looked, and was
+/// lost: the execution slept until its deadline woke it (issue 11's soak stall).
 #[derive(Default)]
 struct DetectingWaker {
-    in_poll: AtomicBool,
-    woken_in_poll: AtomicBool,
+    /// Wakes so far; a poll during which it moved woke the future (a yield).
+    wakes: AtomicU64,
     outer: Mutex<Option<Waker>>,
 }
 
@@ -222,10 +231,11 @@ impl Wake for DetectingWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.in_poll.load(Ordering::Acquire) {
-            self.woken_in_poll.store(true, Ordering::Release);
-            return;
-        }
+        // Counted before the caller's waker is woken, so a poll that has not finished
+        // yet sees it.
+        self.wakes.fetch_add(1, Ordering::AcqRel);
+        // Also during a poll, so no timing can lose it. If the future then moves, the
+        // caller's task is polled once for nothing (it only awaits the moved task).
         if let Some(waker) = lock(&self.outer).as_ref() {
             waker.wake_by_ref();
         }
@@ -235,26 +245,29 @@ impl Wake for DetectingWaker {
 impl YieldDetector {
     /// `Ready(Some(output))` when the future finished, `Ready(None)` when it yielded
     /// and should move, `Pending` when it waits for something else.
+    ///
+    /// A wake from another thread that lands during the poll also reads as a yield (it
+    /// is not told apart from one); the future then moves, which costs a hand-off, not
+    /// a wake-up: it is polled at once on the guest thread.
     fn poll_inline<F: Future + ?Sized>(
         &self,
         future: Pin<&mut F>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<F::Output>> {
         {
+            // Replaced before the poll: a wake that comes after it reaches this waker.
             let mut outer = lock(&self.waker.outer);
             match outer.as_ref() {
                 Some(waker) if waker.will_wake(cx.waker()) => {}
                 _ => *outer = Some(cx.waker().clone()),
             }
         }
-        self.waker.woken_in_poll.store(false, Ordering::Release);
-        self.waker.in_poll.store(true, Ordering::Release);
+        let before = self.waker.wakes.load(Ordering::Acquire);
         let waker = Waker::from(Arc::clone(&self.waker));
         let result = future.poll(&mut Context::from_waker(&waker));
-        self.waker.in_poll.store(false, Ordering::Release);
         match result {
             Poll::Ready(output) => Poll::Ready(Some(output)),
-            Poll::Pending if self.waker.woken_in_poll.swap(false, Ordering::AcqRel) => {
+            Poll::Pending if self.waker.wakes.load(Ordering::Acquire) != before => {
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -265,6 +278,7 @@ impl YieldDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
 
     /// Yields `n` times by waking itself, like a guest at each epoch tick, then reports
     /// the thread it finished on.
@@ -296,6 +310,62 @@ mod tests {
         let after_stop =
             run_offloading(&threads, SelfWaking(3), relay(), || "stopped".to_owned()).await;
         assert_eq!(after_stop, "stopped");
+    }
+
+    /// A waker that records that it was woken: the caller's task.
+    #[derive(Default)]
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Pending on its first poll, after handing its waker to `wake`; ready on the next.
+    struct WokenBy<W: FnMut(Waker)> {
+        wake: W,
+        polled: bool,
+    }
+
+    impl<W: FnMut(Waker) + Unpin> Future for WokenBy<W> {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if std::mem::replace(&mut self.polled, true) {
+                return Poll::Ready(());
+            }
+            let waker = cx.waker().clone();
+            (self.wake)(waker);
+            Poll::Pending
+        }
+    }
+
+    /// The invariant that makes a lost wake-up impossible: a wake that comes during a
+    /// poll is passed on to the caller's waker too, not only noted for the poller. (The
+    /// soak stall: a slot granted from another thread found the poll in progress, the
+    /// poll ended before the grant's wake had noted it, and the execution slept until its
+    /// deadline.)
+    #[test]
+    fn a_wake_during_the_poll_reaches_the_caller_too() {
+        let detector = YieldDetector::default();
+        let outer = Arc::new(Flag::default());
+        let outer_waker = Waker::from(Arc::clone(&outer));
+        let mut future = WokenBy {
+            wake: |waker: Waker| waker.wake(),
+            polled: false,
+        };
+        let polled = detector.poll_inline(
+            Pin::new(&mut future),
+            &mut Context::from_waker(&outer_waker),
+        );
+        assert!(
+            matches!(polled, Poll::Ready(None)),
+            "a self-wake is a yield"
+        );
+        assert!(
+            outer.0.load(Ordering::SeqCst),
+            "the caller's waker was not woken"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
