@@ -1,6 +1,8 @@
 //! The globals the guest installs in the run context, one module each (as javy's
 //! `apis` do): [`console`], [`host`], [`context`], the seeded `Math.random` of
-//! [`random`], and the web APIs: [`dom_exception`] (`DOMException`, WebIDL).
+//! [`random`], and the web APIs: [`dom_exception`] (`DOMException`, WebIDL), [`event`]
+//! (`Event`, `EventTarget`, DOM Standard) and [`abort`] (`AbortController`,
+//! `AbortSignal`, DOM Standard).
 //! [`webidl`] installs no global: it holds the WebIDL binding rules the web APIs share.
 //!
 //! Each module owns both parts of its global: a native part, in Rust, that bridges to
@@ -38,9 +40,11 @@
 
 use rquickjs::{Ctx, JsLifetime, Object, Result, Value};
 
+pub mod abort;
 pub mod console;
 pub mod context;
 pub mod dom_exception;
+pub mod event;
 pub mod host;
 pub mod random;
 pub mod webidl;
@@ -70,7 +74,7 @@ impl Api {
 
 /// Every API, in the order they are installed: an API comes after those whose exports
 /// it uses (`webidl` first of the web APIs, `dom_exception` before anything that throws
-/// one).
+/// one, `event` before `abort`).
 pub const APIS: &[Api] = &[
     random::API,
     console::API,
@@ -78,6 +82,8 @@ pub const APIS: &[Api] = &[
     context::API,
     webidl::API,
     dom_exception::API,
+    event::API,
+    abort::API,
 ];
 
 /// The exports object held in the runtime's userdata.
