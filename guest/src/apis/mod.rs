@@ -1,8 +1,9 @@
 //! The globals the guest installs in the run context, one module each (as javy's
 //! `apis` do): [`console`], [`host`], [`context`], the seeded `Math.random` of
 //! [`random`], and the web APIs: [`dom_exception`] (`DOMException`, WebIDL), [`event`]
-//! (`Event`, `EventTarget`, DOM Standard) and [`abort`] (`AbortController`,
-//! `AbortSignal`, DOM Standard).
+//! (`Event`, `EventTarget`, DOM Standard), [`abort`] (`AbortController`,
+//! `AbortSignal`, DOM Standard) and [`encoding`] (`TextEncoder`, `TextDecoder`, WHATWG
+//! Encoding).
 //! [`webidl`] installs no global: it holds the WebIDL binding rules the web APIs share.
 //!
 //! Each module owns both parts of its global: a native part, in Rust, that bridges to
@@ -44,6 +45,7 @@ pub mod abort;
 pub mod console;
 pub mod context;
 pub mod dom_exception;
+pub mod encoding;
 pub mod event;
 pub mod host;
 pub mod random;
@@ -84,6 +86,7 @@ pub const APIS: &[Api] = &[
     dom_exception::API,
     event::API,
     abort::API,
+    encoding::API,
 ];
 
 /// The exports object held in the runtime's userdata.
