@@ -2,8 +2,8 @@
 //! `apis` do): [`console`], [`host`], [`context`], the seeded `Math.random` of
 //! [`random`], and the web APIs: [`dom_exception`] (`DOMException`, WebIDL), [`event`]
 //! (`Event`, `EventTarget`, DOM Standard), [`abort`] (`AbortController`,
-//! `AbortSignal`, DOM Standard) and [`encoding`] (`TextEncoder`, `TextDecoder`, WHATWG
-//! Encoding).
+//! `AbortSignal`, DOM Standard), [`encoding`] (`TextEncoder`, `TextDecoder`, WHATWG
+//! Encoding) and [`base64`] (`atob`, `btoa`, HTML Standard).
 //! [`webidl`] installs no global: it holds the WebIDL binding rules the web APIs share.
 //!
 //! Each module owns both parts of its global: a native part, in Rust, that bridges to
@@ -42,6 +42,7 @@
 use rquickjs::{Ctx, JsLifetime, Object, Result, Value};
 
 pub mod abort;
+pub mod base64;
 pub mod console;
 pub mod context;
 pub mod dom_exception;
@@ -87,6 +88,7 @@ pub const APIS: &[Api] = &[
     event::API,
     abort::API,
     encoding::API,
+    base64::API,
 ];
 
 /// The exports object held in the runtime's userdata.
@@ -147,5 +149,47 @@ mod tests {
             descriptors,
             r#"[["console",false,false,false],["host",false,false,"function"],["context",false,false,"function"]]"#
         );
+    }
+
+    #[test]
+    fn the_web_globals_are_defined_as_webidl_defines_them() {
+        let descriptors = run_ok(
+            &Fake::default(),
+            r#"["DOMException", "Event", "EventTarget", "AbortController", "AbortSignal",
+                "TextEncoder", "TextDecoder", "atob", "btoa"].map((name) => {
+                const d = Object.getOwnPropertyDescriptor(globalThis, name);
+                return [name, typeof d.value, d.writable, d.enumerable, d.configurable];
+            })"#,
+        );
+        assert_eq!(
+            descriptors,
+            concat!(
+                r#"[["DOMException","function",true,false,true],["Event","function",true,false,true],"#,
+                r#"["EventTarget","function",true,false,true],["AbortController","function",true,false,true],"#,
+                r#"["AbortSignal","function",true,false,true],["TextEncoder","function",true,false,true],"#,
+                r#"["TextDecoder","function",true,false,true],["atob","function",true,true,true],"#,
+                r#"["btoa","function",true,true,true]]"#
+            )
+        );
+    }
+
+    #[test]
+    fn replacing_web_globals_changes_nothing_the_apis_do() {
+        let result = run_ok(
+            &Fake::default(),
+            r#"const saved = { DOMException, Event, EventTarget, AbortSignal };
+               for (const name of ["DOMException", "Event", "EventTarget", "AbortSignal", "TextEncoder"]) {
+                 globalThis[name] = function Fake() { throw new Error("the fake " + name); };
+               }
+               const controller = new AbortController();
+               let event;
+               controller.signal.onabort = (e) => { event = e; };
+               controller.abort();
+               let thrown;
+               try { btoa("Ā"); } catch (e) { thrown = e; }
+               [controller.signal.reason instanceof saved.DOMException, event instanceof saved.Event,
+                thrown instanceof saved.DOMException, thrown.name]"#,
+        );
+        assert_eq!(result, r#"[true,true,true,"InvalidCharacterError"]"#);
     }
 }
