@@ -28,3 +28,4 @@ mod pool;
 #[cfg(feature = "redis")]
 mod quota_redis;
 mod tenancy;
+mod web_encoding;
