@@ -71,7 +71,7 @@ async fn abort_signals_abort_and_follow_each_other() {
                [any.aborted, fired, thrown, AbortSignal.abort("why").reason, typeof AbortSignal.timeout]"#
         )
         .await,
-        Ok(json!([true, 1, "AbortError", "why", "undefined"]))
+        Ok(json!([true, 1, "AbortError", "why", "function"]))
     );
 }
 
