@@ -26,6 +26,7 @@ pub mod console;
 pub mod context;
 pub mod host;
 pub mod random;
+pub mod url;
 
 /// One global (or one change to a built-in) the guest installs.
 pub struct Api {
@@ -49,7 +50,7 @@ impl Api {
 }
 
 /// Every API, in the order they are installed.
-pub const APIS: &[Api] = &[random::API, console::API, host::API, context::API];
+pub const APIS: &[Api] = &[random::API, console::API, host::API, context::API, url::API];
 
 #[cfg(test)]
 mod tests {
