@@ -136,6 +136,16 @@ impl Engine {
         })
     }
 
+    /// Runs `f` in the run context, outside any run: for tests that define natives of
+    /// their own.
+    #[cfg(test)]
+    pub fn with_run_context<R>(
+        &self,
+        f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>,
+    ) -> rquickjs::Result<R> {
+        self.run_context.with(|ctx| f(&ctx))
+    }
+
     /// Compiles `source` as strict-mode global code into QuickJS bytecode.
     pub fn compile(&self, name: &str, source: &str) -> Result<Vec<u8>, Failure> {
         crate::stack::on_script_stack(|| self.compile_here(name, source))
@@ -500,7 +510,9 @@ fn result_json<'js>(
 }
 
 /// Defines `api`'s native part, then evaluates its JavaScript part (`bytecode`) and
-/// calls the function it evaluates to with what the native part returned.
+/// calls the function it evaluates to with what the native part returned and the exports
+/// of the APIs installed before it; what that call returns, if anything, becomes this
+/// API's entry in the exports (see [`apis::exports`]).
 fn install_api<'js>(ctx: &Ctx<'js>, api: &Api, bytecode: Option<&[u8]>) -> Result<(), String> {
     let name = api.js_name();
     let natives =
@@ -517,8 +529,12 @@ fn install_api<'js>(ctx: &Ctx<'js>, api: &Api, bytecode: Option<&[u8]>) -> Resul
     let Some(wrapper) = wrapper.as_function() else {
         return Err(format!("{name} does not evaluate to a function"));
     };
-    match wrapper.call::<_, Value>((natives,)) {
-        Ok(_) => Ok(()),
+    let exports = apis::exports(ctx).map_err(|e| format!("reading the exports for {name}: {e}"))?;
+    match wrapper.call::<_, Value>((natives, exports.clone())) {
+        Ok(returned) if returned.is_undefined() => Ok(()),
+        Ok(returned) => exports
+            .set(api.name, returned)
+            .map_err(|e| format!("keeping the exports of {name}: {e}")),
         Err(_) => {
             let thrown = ctx.catch();
             Err(format!("installing {name}: {}", described(&thrown)))

@@ -1,32 +1,50 @@
 //! The globals the guest installs in the run context, one module each (as javy's
-//! `apis` do): [`console`], [`host`], [`context`], and the seeded `Math.random` of
-//! [`random`].
+//! `apis` do): [`console`], [`host`], [`context`], the seeded `Math.random` of
+//! [`random`], and the web APIs: [`dom_exception`] (`DOMException`, WebIDL).
+//! [`webidl`] installs no global: it holds the WebIDL binding rules the web APIs share.
 //!
 //! Each module owns both parts of its global: a native part, in Rust, that bridges to
-//! [`crate::services`], and, where it needs one, a JavaScript part beside it
-//! (`console.js`, ...) that wraps the native functions into the object scripts see.
-//! The engine installs them once, at pre-initialization, so they are in the snapshot
-//! and a run pays nothing for them.
+//! [`crate::services`] or does the bulk work, and, where it needs one, a JavaScript part
+//! beside it (`console.js`, ...) that wraps the native functions into the object scripts
+//! see. The engine installs them once, at pre-initialization, so they are in the
+//! snapshot and a run pays nothing for them.
 //!
 //! How a JavaScript part gets its natives: its source is global code whose completion
 //! value is a function; the engine compiles it (in the compile context, since the run
 //! context has no eval), evaluates it in the run context and calls that function once
-//! with what the native part returned. The native functions are never properties of
-//! the global object, so there is nothing for a script to find or for the JS part to
-//! delete. Every JS part captures the built-ins it uses when it runs, which is before
-//! any script runs: a script that tampers with built-in prototypes cannot change how
-//! these APIs behave for the host.
+//! with what the native part returned and the [`exports`] of the APIs installed before
+//! it. The native functions are never properties of the global object, so there is
+//! nothing for a script to find or for the JS part to delete. Every JS part captures the
+//! built-ins it uses when it runs, which is before any script runs: a script that
+//! tampers with built-in prototypes cannot change how these APIs behave for the host.
 //!
-//! Adding a global (a web API such as `TextEncoder`, say): write a module with an
-//! [`Api`] constant, and add it to [`APIS`].
+//! How the APIs share their internals: what a JavaScript part's function returns (if not
+//! `undefined`) is kept in the exports under its API's name: `dom_exception` exports its
+//! constructor, which `abort` uses for its default reason and which
+//! [`dom_exception::throw`] uses from Rust. The exports object lives in the runtime's
+//! userdata, not on any object a script can reach, so a script that replaces a global
+//! (`globalThis.DOMException = ...`) changes nothing the APIs themselves do.
+//!
+//! Web globals are defined as WebIDL's JavaScript binding defines them on the global
+//! object ("define the global property references", and "Operations" for those of the
+//! global itself): an interface object (`TextEncoder`, ...) is writable, configurable
+//! and not enumerable; an operation of the global (`atob`, `btoa`) is writable,
+//! configurable and enumerable. Unlike `console`, `host` and
+//! `context`, which the host relies on and keeps fixed, a script may replace them, as
+//! in a browser; that only changes what its own later code sees.
+//!
+//! Adding a global: write a module with an [`Api`] constant, and add it to [`APIS`]
+//! after the APIs it uses.
 
-use rquickjs::{Ctx, Result, Value};
+use rquickjs::{Ctx, JsLifetime, Object, Result, Value};
 
 pub mod console;
 pub mod context;
+pub mod dom_exception;
 pub mod host;
 pub mod random;
 pub mod url;
+pub mod webidl;
 
 /// One global (or one change to a built-in) the guest installs.
 pub struct Api {
@@ -38,7 +56,9 @@ pub struct Api {
     /// no JavaScript part).
     pub native: for<'js> fn(&Ctx<'js>) -> Result<Value<'js>>,
     /// The JavaScript part: global code whose completion value is a function, called
-    /// once with the native part's value. `None` for an API that is native only.
+    /// once with the native part's value and the [`exports`] so far; what it returns
+    /// (unless `undefined`) becomes the exports' entry `name`. `None` for an API that is
+    /// native only.
     pub js: Option<&'static str>,
 }
 
@@ -49,8 +69,50 @@ impl Api {
     }
 }
 
-/// Every API, in the order they are installed.
-pub const APIS: &[Api] = &[random::API, console::API, host::API, context::API, url::API];
+/// Every API, in the order they are installed: an API comes after those whose exports
+/// it uses (`webidl` first of the web APIs, `dom_exception` before anything that throws
+/// one).
+pub const APIS: &[Api] = &[
+    random::API,
+    console::API,
+    host::API,
+    context::API,
+    webidl::API,
+    dom_exception::API,
+    url::API,
+];
+
+/// The exports object held in the runtime's userdata.
+struct Exports<'js>(Object<'js>);
+
+// SAFETY: `Exports` holds nothing but an `Object<'js>`, so changing its lifetime is what
+// changing the object's lifetime is.
+unsafe impl<'js> JsLifetime<'js> for Exports<'js> {
+    type Changed<'to> = Exports<'to>;
+}
+
+/// What the JavaScript parts installed so far returned, by API name (an object without
+/// prototype, created on first use). It is reachable only from Rust and from the
+/// functions the JS parts captured it in, never from a script.
+pub fn exports<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
+    if let Some(exports) = ctx.userdata::<Exports>() {
+        return Ok(exports.0.clone());
+    }
+    let exports = Object::new(ctx.clone())?;
+    exports.set_prototype(None)?;
+    // The store fails only while the userdata is borrowed, which it is not here.
+    let _ = ctx.store_userdata(Exports(exports.clone()));
+    Ok(exports)
+}
+
+/// The value `key` of the exports of the API `api` (`undefined` if it has none).
+pub fn exported<'js>(ctx: &Ctx<'js>, api: &str, key: &str) -> Result<Value<'js>> {
+    let entry: Value = exports(ctx)?.get(api)?;
+    match entry.as_object() {
+        Some(entry) => entry.get(key),
+        None => Ok(Value::new_undefined(ctx.clone())),
+    }
+}
 
 #[cfg(test)]
 mod tests {
