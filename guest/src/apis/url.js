@@ -1,13 +1,15 @@
 // The JavaScript part of `URL` and `URLSearchParams` (see url.rs). Runs once, at
 // pre-initialization, in the run context (strict mode); called with the natives
-// `{ parse, set, parseQuery, serializeQuery }`. Everything it uses is captured here,
-// before any script runs. The classes follow WebIDL: operations and attributes are
-// enumerable properties of the prototype, the globals are writable, configurable and
-// not enumerable, every method checks its receiver (private fields do) and the number
-// of its required arguments.
-(({ parse, set, parseQuery, serializeQuery }) => {
-  const g = globalThis;
-  const { defineProperty, getOwnPropertyDescriptor, getOwnPropertyNames, getPrototypeOf, setPrototypeOf } = Object;
+// `{ parse, set, parseQuery, serializeQuery }` and the exports so far (it uses `webidl`).
+// Everything it uses is captured here, before any script runs. The classes follow
+// WebIDL: operations and attributes are enumerable properties of the prototype, the
+// globals are writable, configurable and not enumerable, every method checks its
+// receiver (private fields do) and the number of its required arguments. Returns
+// `{ isURL, isURLSearchParams }`, brand checks for `structuredClone` (these are
+// platform objects, which it must refuse).
+(({ parse, set, parseQuery, serializeQuery }, { webidl }) => {
+  const { defineInterface, exposeInterface, requireArguments: required } = webidl;
+  const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, setPrototypeOf } = Object;
   const ownKeys = Reflect.ownKeys;
   const apply = Reflect.apply;
   const uncurry = (f) => Function.prototype.call.bind(f);
@@ -34,12 +36,6 @@
   // surrogates replaced by U+FFFD.
   const usv = (value) => toWellFormed(`${value}`);
   const isObject = (value) => value !== null && (typeof value === "object" || typeof value === "function");
-  // WebIDL: too few arguments is a TypeError.
-  const required = (count, needed, what) => {
-    if (count < needed) {
-      throw new TypeErrorCtor(`${what}: ${needed} argument${needed === 1 ? "" : "s"} required, but only ${count} present`);
-    }
-  };
   // The natives' flat [name, value, ...] as a list of [name, value] pairs.
   const pairsOf = (flat) => {
     const list = [];
@@ -116,7 +112,7 @@
   };
 
   // Friends of the private fields, set in the classes' static blocks.
-  let listOf, attachParams, replaceList, updateFromParams;
+  let listOf, attachParams, replaceList, updateFromParams, isURL, isURLSearchParams;
 
   class URLSearchParams {
     #list = [];
@@ -129,6 +125,7 @@
 
     static {
       listOf = (params) => params.#list;
+      isURLSearchParams = (value) => typeof value === "object" && value !== null && #list in value;
       attachParams = (url, query) => {
         const params = new URLSearchParams();
         params.#list = pairsOf(parseQuery(query));
@@ -286,7 +283,6 @@
   };
   const iteratorPrototype = URLSearchParamsIterator.prototype;
   setPrototypeOf(iteratorPrototype, IteratorPrototype);
-  delete iteratorPrototype.constructor;
 
   class URL {
     // The components the natives return (the href first).
@@ -302,6 +298,7 @@
     }
 
     static {
+      isURL = (value) => typeof value === "object" && value !== null && #c in value;
       updateFromParams = (url, serialized) => {
         const c = set(url.#c[C_HREF], QUERY_FROM_PARAMS, serialized);
         if (c !== undefined) url.#c = c;
@@ -408,32 +405,23 @@
     }
   }
 
-  // WebIDL's property attributes: operations and attributes enumerable, the class
-  // string as @@toStringTag, the iterator methods as @@iterator.
-  const webidl = (target, tag) => {
-    const names = getOwnPropertyNames(target);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      if (name === "constructor" || name === "prototype" || name === "length" || name === "name") continue;
-      const desc = getOwnPropertyDescriptor(target, name);
-      desc.enumerable = true;
-      defineProperty(target, name, desc);
-    }
-    if (tag !== undefined) {
-      defineProperty(target, SymbolToStringTag, { value: tag, writable: false, enumerable: false, configurable: true });
-    }
-  };
-  webidl(URL, undefined);
-  webidl(URL.prototype, "URL");
-  webidl(URLSearchParams.prototype, "URLSearchParams");
+  defineInterface(URL, "URL");
+  defineInterface(URLSearchParams, "URLSearchParams");
+  // @@iterator is the same function as `entries` (WebIDL "Iterable declarations").
   defineProperty(URLSearchParams.prototype, SymbolIterator, {
+    __proto__: null,
     value: URLSearchParams.prototype.entries,
     writable: true,
     enumerable: false,
     configurable: true,
   });
-  webidl(iteratorPrototype, "URLSearchParams Iterator");
+  // The iterator prototype: `next` enumerable, its own class string ("Default iterator
+  // objects"); no constructor of its own.
+  defineInterface(URLSearchParamsIterator, "URLSearchParams Iterator");
+  delete iteratorPrototype.constructor;
 
-  defineProperty(g, "URL", { value: URL, writable: true, enumerable: false, configurable: true });
-  defineProperty(g, "URLSearchParams", { value: URLSearchParams, writable: true, enumerable: false, configurable: true });
+  exposeInterface("URL", URL);
+  exposeInterface("URLSearchParams", URLSearchParams);
+
+  return { __proto__: null, isURL, isURLSearchParams };
 });
