@@ -40,6 +40,7 @@ use rquickjs::{Ctx, JsLifetime, Object, Result, Value};
 
 pub mod console;
 pub mod context;
+pub mod crypto;
 pub mod dom_exception;
 pub mod host;
 pub mod random;
@@ -80,6 +81,7 @@ pub const APIS: &[Api] = &[
     webidl::API,
     dom_exception::API,
     url::API,
+    crypto::API,
 ];
 
 /// The exports object held in the runtime's userdata.
