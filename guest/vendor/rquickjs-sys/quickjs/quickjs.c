@@ -52165,7 +52165,17 @@ static uint32_t map_hash_key(JSContext *ctx, JSValueConst key)
         break;
     case JS_TAG_OBJECT:
     case JS_TAG_SYMBOL:
-        h = (uintptr_t)JS_VALUE_GET_PTR(key) * 3163;
+        /* jsruntime: mixed (the 64-bit finalizer of MurmurHash3) rather than
+           `ptr * 3163`, whose low bits, the ones the table uses, were the
+           pointer's: always zero for 16-byte aligned allocations, so object and
+           symbol keys used one bucket in 16 (see JSRUNTIME-PATCH.md). */
+        {
+            uint64_t x = (uintptr_t)JS_VALUE_GET_PTR(key);
+            x ^= x >> 33;
+            x *= 0xff51afd7ed558ccdULL;
+            x ^= x >> 33;
+            h = (uint32_t)x;
+        }
         break;
     case JS_TAG_INT:
         d = JS_VALUE_GET_INT(key);
