@@ -44,6 +44,7 @@ pub mod crypto;
 pub mod dom_exception;
 pub mod host;
 pub mod random;
+pub mod structured_clone;
 pub mod url;
 pub mod webidl;
 
@@ -82,6 +83,7 @@ pub const APIS: &[Api] = &[
     dom_exception::API,
     url::API,
     crypto::API,
+    structured_clone::API,
 ];
 
 /// The exports object held in the runtime's userdata.
