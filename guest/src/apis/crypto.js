@@ -6,11 +6,15 @@
 ((natives, { webidl, dom_exception }) => {
   const { defineInterface, exposeInterface, requireArguments, toDOMString, illegalConstructor } = webidl;
   const domException = dom_exception.create;
-  const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, freeze } = Object;
+  const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, setPrototypeOf, freeze } = Object;
+  const ArrayPrototype = Array.prototype;
   const apply = Reflect.apply;
   const uncurry = (f) => Function.prototype.call.bind(f);
   const getter = (object, name) => uncurry(getOwnPropertyDescriptor(object, name).get);
   const push = uncurry(Array.prototype.push);
+  // A list for internal use: an array without a prototype, so that no index setter a
+  // script puts on Array.prototype sees (or stops) what goes into it.
+  const newList = () => setPrototypeOf([], null);
   const floor = Math.floor;
   const charCodeAt = uncurry(String.prototype.charCodeAt);
   const fromCharCode = String.fromCharCode;
@@ -78,7 +82,7 @@
     const iterator = apply(method, value, []);
     if (!isObject(iterator)) throw new TypeErrorCtor(`${context}: the iterator is not an object`);
     const next = iterator.next;
-    const items = [];
+    const items = newList();
     for (;;) {
       const result = apply(next, iterator, []);
       if (!isObject(result)) throw new TypeErrorCtor(`${context}: the iterator result is not an object`);
@@ -104,7 +108,7 @@
       const usage = enumValue(given[i], KEY_USAGES, context);
       for (let j = 0; j < KEY_USAGES.length; j++) if (KEY_USAGES[j] === usage) present[j] = true;
     }
-    const usages = [];
+    const usages = newList();
     for (let j = 0; j < KEY_USAGES.length; j++) if (present[j]) push(usages, KEY_USAGES[j]);
     return usages;
   };
@@ -211,9 +215,9 @@
         // HmacKeyAlgorithm as a JavaScript object: members in WebIDL's order (the
         // inherited `name`, then `hash` and `length`).
         key.#algorithmObject = { name: algorithm.name, hash: { name: algorithm.hash }, length: algorithm.length };
-        const exposed = [];
+        const exposed = newList();
         for (let i = 0; i < usages.length; i++) push(exposed, usages[i]);
-        key.#usagesObject = exposed;
+        key.#usagesObject = setPrototypeOf(exposed, ArrayPrototype);
         return key;
       };
       // The key's serialization and deserialization steps (section 13.4), at once.

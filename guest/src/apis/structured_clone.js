@@ -12,6 +12,9 @@
   const uncurry = (f) => Function.prototype.call.bind(f);
   const getter = (object, name) => uncurry(getOwnPropertyDescriptor(object, name).get);
   const push = uncurry(Array.prototype.push);
+  // A list for internal use: an array without a prototype, so that no index setter a
+  // script puts on Array.prototype sees (or stops) what goes into it.
+  const newList = () => setPrototypeOf([], null);
   const ObjectCtor = Object;
   const ObjectPrototype = Object.prototype;
   const ArrayPrototype = Array.prototype;
@@ -104,7 +107,8 @@
   const isUnserializablePlatformObject = (value) =>
     url.isURL(value) || url.isURLSearchParams(value) || crypto.isPlatformObject(value);
 
-  // One descriptor object, reused for the hidden properties of a cloned error.
+  // Descriptor objects, reused for every property defined on a clone.
+  const dataProperty = { __proto__: null, value: undefined, writable: true, enumerable: true, configurable: true };
   const hiddenProperty = { __proto__: null, value: undefined, writable: true, enumerable: false, configurable: true };
   const define = (target, key, value, descriptor) => {
     descriptor.value = value;
@@ -128,20 +132,19 @@
   // the standard's recursive serialization is (so getters run in its order), but on
   // this stack rather than the native one: a deep graph costs heap, not stack.
   //
-  // An object's or an array's clone has no prototype while its frame runs, and gets
-  // Object.prototype or Array.prototype when it is done: its properties can then be
-  // plain assignments (CreateDataProperty, as the standard has it, but much faster than
-  // defineProperty in QuickJS) that no setter, and no non-writable property, of a
-  // prototype a script changed can intercept. No script sees a clone before the end.
+  // A property of a clone is CreateDataProperty in the standard. An assignment is much
+  // faster than defineProperty in QuickJS and does the same unless the prototype chain
+  // has the key (`__proto__`, or a setter or non-writable property a script put on
+  // Object.prototype or Array.prototype): only then is it defined.
   const OBJECT = 0, ARRAY = 1, MAP = 2, SET = 3, CAUSE = 4;
 
   const cloneGraph = (root, memory) => {
-    const kinds = [];
-    const sources = [];
-    const targets = [];
-    const lists = [];
-    const positions = [];
-    const pending = [];
+    const kinds = newList();
+    const sources = newList();
+    const targets = newList();
+    const lists = newList();
+    const positions = newList();
+    const pending = newList();
     let top = 0;
     const pushFrame = (kind, source, target, list) => {
       kinds[top] = kind;
@@ -153,7 +156,7 @@
       top++;
     };
     const listOf = (iterator, next, pairs) => {
-      const list = [];
+      const list = newList();
       for (;;) {
         const step = next(iterator);
         if (step.done) return list;
@@ -189,14 +192,12 @@
           }
           if (isUnserializablePlatformObject(value)) throw dataCloneError("A platform object");
         }
-        // Without a prototype until its frame is done (see `OBJECT`).
-        target = { __proto__: null };
+        target = {};
         mapSet(memory, value, target);
         pushFrame(OBJECT, value, target, objectKeys(value));
         return target;
       } else if (cls === CLASS_ARRAY) {
         target = new ArrayCtor(value.length);
-        setPrototypeOf(target, null);
         mapSet(memory, value, target);
         pushFrame(ARRAY, value, target, objectKeys(value));
         return target;
@@ -279,8 +280,6 @@
       const kind = kinds[i];
       const target = targets[i];
       if (position >= list.length) {
-        if (kind === OBJECT) setPrototypeOf(target, ObjectPrototype);
-        else if (kind === ARRAY) setPrototypeOf(target, ArrayPrototype);
         top--;
         sources[top] = targets[top] = lists[top] = pending[top] = undefined;
         continue;
@@ -293,9 +292,11 @@
         const item = source[key];
         // `shallow` may push the value's own frame, which is then done before the next
         // key of this one: depth first.
-        target[key] = item === null || (typeof item !== "object" && typeof item !== "function" && typeof item !== "symbol")
+        const out = item === null || (typeof item !== "object" && typeof item !== "function" && typeof item !== "symbol")
           ? item
           : shallow(item);
+        if (key in (kind === OBJECT ? ObjectPrototype : ArrayPrototype)) define(target, key, out, dataProperty);
+        else target[key] = out;
       } else if (kind === MAP) {
         // A key, then its value, each completely before the other.
         if ((position & 1) === 0) {
@@ -326,7 +327,7 @@
     if (typeof method !== "function") throw new TypeErrorCtor("structuredClone: transfer is not iterable");
     const iterator = apply(method, value, []);
     const next = iterator.next;
-    const list = [];
+    const list = newList();
     for (;;) {
       const step = apply(next, iterator, []);
       if (step === null || typeof step !== "object") throw new TypeErrorCtor("structuredClone: bad iterator result");

@@ -365,4 +365,19 @@ mod tests {
             r#"[true,true,true,1,"structuredClone","TypeError","TypeError",2,true,true]"#
         );
     }
+
+    #[test]
+    fn prototypes_a_script_changed_do_not_intercept_the_clone() {
+        assert_eq!(
+            eval(
+                r#"let setterRan = false;
+                   Object.defineProperty(Object.prototype, "planted", { set(v) { setterRan = true; }, configurable: true });
+                   Object.defineProperty(Array.prototype, "0", { set(v) { setterRan = true; }, configurable: true });
+                   Object.freeze(Object.prototype);
+                   const c = structuredClone({ planted: 1, toString: "own", list: ["first"] });
+                   [setterRan, c.planted, c.toString, c.list[0], Object.keys(c)]"#
+            ),
+            r#"[false,1,"own","first",["planted","toString","list"]]"#
+        );
+    }
 }

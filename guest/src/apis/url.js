@@ -14,10 +14,14 @@
   const apply = Reflect.apply;
   const uncurry = (f) => Function.prototype.call.bind(f);
   const push = uncurry(Array.prototype.push);
+  // A list for internal use: an array without a prototype, so that no index setter a
+  // script puts on Array.prototype sees (or stops) what goes into it.
+  const newList = () => setPrototypeOf([], null);
   const sort = uncurry(Array.prototype.sort);
   const toWellFormed = uncurry(String.prototype.toWellFormed);
   const slice = uncurry(String.prototype.slice);
   const MapCtor = Map;
+  const ArrayPrototype = Array.prototype;
   const mapGet = uncurry(Map.prototype.get);
   const mapSet = uncurry(Map.prototype.set);
   const TypeErrorCtor = TypeError;
@@ -38,12 +42,12 @@
   const isObject = (value) => value !== null && (typeof value === "object" || typeof value === "function");
   // The natives' flat [name, value, ...] as a list of [name, value] pairs.
   const pairsOf = (flat) => {
-    const list = [];
+    const list = newList();
     for (let i = 0; i + 1 < flat.length; i += 2) push(list, [flat[i], flat[i + 1]]);
     return list;
   };
   const serialize = (list) => {
-    const flat = [];
+    const flat = newList();
     for (let i = 0; i < list.length; i++) push(flat, list[i][0], list[i][1]);
     return serializeQuery(flat);
   };
@@ -69,7 +73,7 @@
   // The URLSearchParams constructor's `init`, as the union
   // (sequence<sequence<USVString>> or record<USVString, USVString> or USVString).
   const listFromInit = (init) => {
-    const list = [];
+    const list = newList();
     if (isObject(init)) {
       const method = iteratorMethod(init);
       if (method !== undefined) {
@@ -77,7 +81,7 @@
           if (!isObject(pair)) throw new TypeErrorCtor("URLSearchParams: each pair must be a sequence");
           const inner = iteratorMethod(pair);
           if (inner === undefined) throw new TypeErrorCtor("URLSearchParams: each pair must be iterable");
-          const items = [];
+          const items = newList();
           iterate(pair, inner, (item) => push(items, usv(item)));
           if (items.length !== 2) {
             throw new TypeErrorCtor("URLSearchParams: each pair must have exactly two items");
@@ -115,7 +119,7 @@
   let listOf, attachParams, replaceList, updateFromParams, isURL, isURLSearchParams;
 
   class URLSearchParams {
-    #list = [];
+    #list = newList();
     // The URL object this belongs to, or null.
     #url = null;
 
@@ -159,7 +163,7 @@
       name = usv(name);
       const matchValue = value !== undefined;
       if (matchValue) value = usv(value);
-      const kept = [];
+      const kept = newList();
       for (let i = 0; i < list.length; i++) {
         const pair = list[i];
         if (!(pair[0] === name && (!matchValue || pair[1] === value))) push(kept, pair);
@@ -180,9 +184,9 @@
       const list = this.#list;
       required(arguments.length, 1, "URLSearchParams.getAll");
       name = usv(name);
-      const values = [];
+      const values = newList();
       for (let i = 0; i < list.length; i++) if (list[i][0] === name) push(values, list[i][1]);
-      return values;
+      return setPrototypeOf(values, ArrayPrototype);
     }
 
     has(name, value = undefined) {
@@ -202,7 +206,7 @@
       required(arguments.length, 2, "URLSearchParams.set");
       name = usv(name);
       value = usv(value);
-      const kept = [];
+      const kept = newList();
       let found = false;
       for (let i = 0; i < list.length; i++) {
         const pair = list[i];

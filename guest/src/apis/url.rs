@@ -18,7 +18,7 @@
 //!
 //! Not here: `URL.createObjectURL`/`revokeObjectURL` (File API; there are no blobs).
 
-use rquickjs::{function::Func, Ctx, IntoJs, Object, Result, Value};
+use rquickjs::{function::Func, qjs, Ctx, Error, IntoJs, Object, Result, Value};
 use url::{form_urlencoded, quirks, Url};
 
 use super::Api;
@@ -57,6 +57,45 @@ fn natives<'js>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
     natives.into_js(ctx)
 }
 
+/// A JavaScript array of `items`, its elements defined rather than assigned: rquickjs's
+/// conversion of a `Vec` assigns them, which runs any index setter a script put on
+/// `Array.prototype`.
+fn string_array<'js>(ctx: &Ctx<'js>, items: &[String]) -> Result<Value<'js>> {
+    let raw_ctx = ctx.as_raw().as_ptr();
+    // SAFETY: `raw_ctx` is this context; the new array is owned by `Value` from here on;
+    // each element passed to JS_DefinePropertyValueUint32 is a new reference, which it
+    // takes.
+    unsafe {
+        let array = qjs::JS_NewArray(raw_ctx);
+        if qjs::JS_IsException(array) {
+            return Err(Error::Exception);
+        }
+        let array = Value::from_raw(ctx.clone(), array);
+        for (index, item) in (0u32..).zip(items) {
+            let item = rquickjs::String::from_str(ctx.clone(), item)?.into_value();
+            let defined = qjs::JS_DefinePropertyValueUint32(
+                raw_ctx,
+                array.as_raw(),
+                index,
+                qjs::JS_DupValue(raw_ctx, item.as_raw()),
+                qjs::JS_PROP_C_W_E as i32,
+            );
+            if defined < 0 {
+                return Err(Error::Exception);
+            }
+        }
+        Ok(array)
+    }
+}
+
+/// [`components`] as a JavaScript array, or `undefined` for none.
+fn components_value<'js>(ctx: &Ctx<'js>, url: Option<Url>) -> Result<Value<'js>> {
+    match url {
+        Some(url) => string_array(ctx, &components(&url)),
+        None => Ok(Value::new_undefined(ctx.clone())),
+    }
+}
+
 /// The API's view of a URL: href, origin, protocol, username, password, host,
 /// hostname, port, pathname, search, hash (the order `url.js` reads them in).
 fn components(url: &Url) -> Vec<String> {
@@ -85,16 +124,22 @@ fn parse_url(input: &str, base: Option<&str>) -> Option<Url> {
     Url::options().base_url(base.as_ref()).parse(input).ok()
 }
 
-/// Parses `input` (against `base`) into its [`components`], or `null` for failure.
-fn parse(input: String, base: Option<String>) -> Option<Vec<String>> {
-    parse_url(&input, base.as_deref()).map(|url| components(&url))
+/// Parses `input` (against `base`) into its [`components`], or `undefined` for failure.
+fn parse<'js>(ctx: Ctx<'js>, input: String, base: Option<String>) -> Result<Value<'js>> {
+    components_value(&ctx, parse_url(&input, base.as_deref()))
 }
 
 /// Applies setter `which` with `value` to the URL `href` serializes; its new
-/// components, or `null` when the href setter's parse fails (the only setter that
+/// components, or `undefined` when the href setter's parse fails (the only setter that
 /// throws). A setter whose value the standard ignores leaves the URL as it was.
-fn set(href: String, which: u32, value: String) -> Option<Vec<String>> {
-    let mut url = Url::parse(&href).ok()?;
+fn set<'js>(ctx: Ctx<'js>, href: String, which: u32, value: String) -> Result<Value<'js>> {
+    components_value(&ctx, apply_setter(&href, which, &value))
+}
+
+/// [`set`]'s URL.
+fn apply_setter(href: &str, which: u32, value: &str) -> Option<Url> {
+    let value = value.to_owned();
+    let mut url = Url::parse(href).ok()?;
     // The setters' own failures mean "leave the URL unchanged", as the standard's
     // state overrides do; only the href setter reports one.
     match which {
@@ -115,18 +160,18 @@ fn set(href: String, which: u32, value: String) -> Option<Vec<String>> {
         }
         _ => {}
     }
-    Some(components(&url))
+    Some(url)
 }
 
 /// The application/x-www-form-urlencoded parser: `input`'s name-value pairs, flattened
 /// (`[name0, value0, name1, value1, ...]`).
-fn parse_query(input: String) -> Vec<String> {
+fn parse_query<'js>(ctx: Ctx<'js>, input: String) -> Result<Value<'js>> {
     let mut flat = Vec::new();
     for (name, value) in form_urlencoded::parse(input.as_bytes()) {
         flat.push(name.into_owned());
         flat.push(value.into_owned());
     }
-    flat
+    string_array(&ctx, &flat)
 }
 
 /// The application/x-www-form-urlencoded serializer (UTF-8) of flattened pairs, as
@@ -419,10 +464,11 @@ mod tests {
                    Array.prototype.push = () => { throw new Error("tampered"); };
                    Array.prototype.splice = () => { throw new Error("tampered"); };
                    String.prototype.toWellFormed = () => "tampered";
+                   for (const i of ["0", "1", "2"]) Object.defineProperty(Array.prototype, i, { set() { throw new Error("tampered"); }, configurable: true });
                    const p = new URLSearchParams("b=1&a=2"); p.append("c", "3"); p.sort(); p.delete("b");
-                   [m.extra, m instanceof URL, p.toString(), new URL("http://h/\ud800").pathname]"##
+                   [m.extra, m instanceof URL, p.toString(), new URL("http://h/\ud800").pathname, p.getAll("a"), ["0", "1", "2"].every((i) => delete Array.prototype[i])]"##
             ),
-            r##"["sub!",true,"a=2&c=3","/%EF%BF%BD"]"##
+            r##"["sub!",true,"a=2&c=3","/%EF%BF%BD",["2"],true]"##
         );
     }
 
