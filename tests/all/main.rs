@@ -26,3 +26,4 @@ mod pool;
 #[cfg(feature = "redis")]
 mod quota_redis;
 mod tenancy;
+mod web_url_crypto;

@@ -2,6 +2,8 @@
 //! `apis` do): [`console`], [`host`], [`context`], the seeded `Math.random` of
 //! [`random`], and the web APIs: [`dom_exception`] (`DOMException`, WebIDL).
 //! [`webidl`] installs no global: it holds the WebIDL binding rules the web APIs share.
+//! More web APIs: [`url`] (`URL`, `URLSearchParams`), [`crypto`] (`crypto`, WebCrypto's
+//! `getRandomValues`, `randomUUID`, SHA digests and HMAC) and [`structured_clone`].
 //!
 //! Each module owns both parts of its global: a native part, in Rust, that bridges to
 //! [`crate::services`] or does the bulk work, and, where it needs one, a JavaScript part
