@@ -32,6 +32,7 @@ mod sandboxed;
 mod stats;
 mod system;
 mod tenants;
+mod web;
 mod workloads;
 
 use std::path::Path;
@@ -81,6 +82,11 @@ fn main() -> Result<()> {
             r(&measured.graph, &measured.graph_as_script),
             r(&measured.input_100k, &measured.native_parse_100k),
         );
+        return Ok(());
+    }
+    if args.first().map(String::as_str) == Some("web") {
+        let measured = web::measure()?;
+        println!("{measured:#?}\n{}", web::report(&measured));
         return Ok(());
     }
     if args.first().map(String::as_str) == Some("tenants") {

@@ -753,6 +753,31 @@ mod tests {
     }
 
     #[test]
+    fn the_run_context_has_atomics_and_nothing_in_it_can_block() {
+        // Natively QuickJS always had Atomics; on WASI it has it through the vendored
+        // patch (JSRUNTIME-PATCH.md), which the end-to-end tests check on the guest.
+        let result = run_ok(
+            &Fake::default(),
+            r#"const shared = new Int32Array(new SharedArrayBuffer(16));
+               const plain = new Int32Array(4);
+               const threw = (f) => { try { return f(); } catch (e) { return e.name; } };
+               [Object.prototype.toString.call(Atomics), Atomics.add(plain, 0, 5), Atomics.load(plain, 0),
+                Atomics.compareExchange(shared, 1, 0, 7), Atomics.exchange(shared, 1, 8), shared[1],
+                Atomics.isLockFree(4), Atomics.notify(shared, 0, 1),
+                threw(() => Atomics.wait(plain, 0, 5)), threw(() => Atomics.wait(shared, 0, 0)),
+                threw(() => Atomics.wait(shared, 0, 0, 0)), threw(() => Atomics.wait(shared, 0, 1)),
+                typeof Atomics.waitAsync]"#,
+        );
+        // A wait on a plain buffer is a TypeError per the standard; on a shared one it
+        // needs a runtime that may block, which this one never is (one agent, no
+        // threads), so even a wait that would return "not-equal" throws.
+        assert_eq!(
+            result,
+            r#"["[object Atomics]",0,5,0,7,8,true,0,"TypeError","TypeError","TypeError","TypeError","undefined"]"#
+        );
+    }
+
+    #[test]
     fn a_promise_is_awaited_and_jobs_queued_after_it_still_run() {
         let fake = Fake::default();
         let result = run_ok(

@@ -29,3 +29,4 @@ mod pool;
 mod quota_redis;
 mod tenancy;
 mod web_encoding;
+mod web_url_crypto;

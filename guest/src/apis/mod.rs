@@ -5,6 +5,8 @@
 //! (`AbortController`, `AbortSignal`, DOM Standard), [`encoding`] (`TextEncoder`,
 //! `TextDecoder`, WHATWG Encoding) and [`base64`] (`atob`, `btoa`, HTML Standard).
 //! [`webidl`] installs no global: it holds the WebIDL binding rules the web APIs share.
+//! More web APIs: [`url`] (`URL`, `URLSearchParams`), [`crypto`] (`crypto`, WebCrypto's
+//! `getRandomValues`, `randomUUID`, SHA digests and HMAC) and [`structured_clone`].
 //!
 //! Each module owns both parts of its global: a native part, in Rust, that bridges to
 //! [`crate::services`] or does the bulk work, and, where it needs one, a JavaScript part
@@ -45,13 +47,16 @@ pub mod abort;
 pub mod base64;
 pub mod console;
 pub mod context;
+pub mod crypto;
 pub mod dom_exception;
 pub mod encoding;
 pub mod event;
 pub mod host;
 pub mod performance;
 pub mod random;
+pub mod structured_clone;
 pub mod timers;
+pub mod url;
 pub mod webidl;
 
 /// One global (or one change to a built-in) the guest installs.
@@ -93,6 +98,9 @@ pub const APIS: &[Api] = &[
     abort::API,
     encoding::API,
     base64::API,
+    url::API,
+    crypto::API,
+    structured_clone::API,
 ];
 
 /// The exports object held in the runtime's userdata.

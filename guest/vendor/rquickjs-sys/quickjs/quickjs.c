@@ -72,7 +72,9 @@
 // atomic_store etc. are completely busted in recent versions of tcc;
 // somehow the compiler forgets to load |ptr| into %rdi when calling
 // the __atomic_*() helpers in its lib/stdatomic.c and lib/atomic.S
-#if !defined(__TINYC__) && !defined(EMSCRIPTEN) && !defined(__wasi__) && !__STDC_NO_ATOMICS__ && !defined(__DJGPP)
+// jsruntime: WASI too (see JSRUNTIME-PATCH.md, "Atomics on WASI"); the stand-ins for
+// the threading primitives it lacks are defined before the Atomics functions.
+#if !defined(__TINYC__) && !defined(EMSCRIPTEN) && !__STDC_NO_ATOMICS__ && !defined(__DJGPP)
 #include "quickjs-c-atomics.h"
 #define CONFIG_ATOMICS
 #endif
@@ -52163,7 +52165,17 @@ static uint32_t map_hash_key(JSContext *ctx, JSValueConst key)
         break;
     case JS_TAG_OBJECT:
     case JS_TAG_SYMBOL:
-        h = (uintptr_t)JS_VALUE_GET_PTR(key) * 3163;
+        /* jsruntime: mixed (the 64-bit finalizer of MurmurHash3) rather than
+           `ptr * 3163`, whose low bits, the ones the table uses, were the
+           pointer's: always zero for 16-byte aligned allocations, so object and
+           symbol keys used one bucket in 16 (see JSRUNTIME-PATCH.md). */
+        {
+            uint64_t x = (uintptr_t)JS_VALUE_GET_PTR(key);
+            x ^= x >> 33;
+            x *= 0xff51afd7ed558ccdULL;
+            x ^= x >> 33;
+            h = (uint32_t)x;
+        }
         break;
     case JS_TAG_INT:
         d = JS_VALUE_GET_INT(key);
@@ -61243,6 +61255,43 @@ static JSValue js_atomics_isLockFree(JSContext *ctx,
     ret = (v == 1 || v == 2 || v == 4 || v == 8);
     return js_bool(ret);
 }
+
+#if !JS_HAVE_THREADS
+/* jsruntime: a build without threads (WASI) has one agent, so nothing can wait or
+   wake; cutils.h defines no threading primitives there. These stand-ins make the
+   Atomics object available. Atomics.wait never reaches them while the runtime
+   cannot block (JS_SetCanBlock is never called, so it throws first); should it
+   ever, a wait ends at once as timed out instead of hanging the instance. */
+typedef int js_once_t;
+typedef int js_mutex_t;
+typedef int js_cond_t;
+#define JS_ONCE_INIT 0
+static inline void js_once(js_once_t *guard, void (*callback)(void))
+{
+    if (!*guard) {
+        *guard = 1;
+        callback();
+    }
+}
+static inline void js_mutex_init(js_mutex_t *mutex) { (void)mutex; }
+static inline void js_mutex_lock(js_mutex_t *mutex) { (void)mutex; }
+static inline void js_mutex_unlock(js_mutex_t *mutex) { (void)mutex; }
+static inline void js_cond_init(js_cond_t *cond) { (void)cond; }
+static inline void js_cond_destroy(js_cond_t *cond) { (void)cond; }
+static inline void js_cond_signal(js_cond_t *cond) { (void)cond; }
+static inline void js_cond_wait(js_cond_t *cond, js_mutex_t *mutex)
+{
+    (void)cond;
+    (void)mutex;
+}
+static inline int js_cond_timedwait(js_cond_t *cond, js_mutex_t *mutex, uint64_t timeout)
+{
+    (void)cond;
+    (void)mutex;
+    (void)timeout;
+    return -1;
+}
+#endif /* !JS_HAVE_THREADS */
 
 typedef struct JSAtomicsWaiter {
     struct list_head link;
