@@ -159,7 +159,14 @@ run: guest
 	./target/release/jsruntime run --json --module --input-file examples/cart.json --context "$$(cat examples/context.json)" examples/hello.js
 
 ## test: guest unit tests (natively), host unit tests, end-to-end tests.
-test: guest check-guest guest-test host-test embed-test
+test: guest check-guest check-embed-lock guest-test host-test embed-test
+
+## check-embed-lock: fails in a second, not after the whole test run, when
+## examples/embed/Cargo.lock is behind the workspace's (a dependency added to jsruntime).
+.PHONY: check-embed-lock
+check-embed-lock:
+	@cd examples/embed && $(CARGO) metadata --locked --offline --format-version 1 >/dev/null 2>&1 || { \
+	  echo "error: examples/embed/Cargo.lock is behind the workspace's: run \`make embed-lock\` and commit it."; exit 1; }
 
 guest-test: $(BUILD)/.deps
 	@echo "==> guest unit tests (QuickJS engine, natively)"
