@@ -81,6 +81,19 @@ fn main() -> Result<()> {
             r(&measured.graph, &measured.graph_as_script),
             r(&measured.input_100k, &measured.native_parse_100k),
         );
+        // The guest's share: the same work on the raw engine.
+        let setup = handlers::Setup::new()?;
+        let raw = handlers::measure_raw(&setup, 2000)?;
+        println!("{raw:#?}");
+        let p = |s: &stats::Summary| stats::us(s.p50);
+        println!(
+            "raw engine p50s (µs): trivial {:.1}, handler 1 KiB {:.1}, script reading a 1 KiB input {:.1}, graph {:.1}, graph as one script {:.1}, 100 KiB input {:.1}",
+            p(&raw.trivial), p(&raw.handler_1k), p(&raw.script_1k), p(&raw.graph), p(&raw.graph_as_script), p(&raw.input_100k)
+        );
+        println!(
+            "library p50s (µs):    trivial {:.1}, handler 1 KiB {:.1}, graph {:.1}, graph as one script {:.1}, 100 KiB input {:.1}",
+            p(&measured.trivial), p(&measured.handler_1k), p(&measured.graph), p(&measured.graph_as_script), p(&measured.input_100k)
+        );
         return Ok(());
     }
     if args.first().map(String::as_str) == Some("tenants") {
