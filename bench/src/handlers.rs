@@ -20,7 +20,7 @@ const SAMPLES: usize = 2000;
 pub const GRAPH_MODULES: usize = 20;
 
 /// What section 9 measured.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Handlers {
     /// `1+1` as a script, no input.
     pub trivial: Summary,
@@ -36,6 +36,36 @@ pub struct Handlers {
     pub native_parse_100k: Summary,
     /// Bytes of the two inputs.
     pub input_sizes: (usize, usize),
+}
+
+impl Handlers {
+    /// The three figures: (what, its timings, what it is compared with, those timings,
+    /// the target ratio of their p50s).
+    pub fn figures(&self) -> [(&'static str, &Summary, &'static str, &Summary, f64); 3] {
+        [
+            (
+                "handler called with a 1 KiB JSON input",
+                &self.handler_1k,
+                "trivial script `1+1`",
+                &self.trivial,
+                1.3,
+            ),
+            (
+                "handler importing a graph of 20 cached modules",
+                &self.graph,
+                "the same code as one script",
+                &self.graph_as_script,
+                1.5,
+            ),
+            (
+                "handler called with a 100 KiB JSON input",
+                &self.input_100k,
+                "native QuickJS `JSON.parse` of it",
+                &self.native_parse_100k,
+                2.0,
+            ),
+        ]
+    }
 }
 
 /// An input of about `bytes` bytes of JSON: a cart of items.
@@ -162,9 +192,8 @@ impl Setup {
     }
 }
 
-/// Runs section 9.
-pub fn measure() -> Result<Handlers> {
-    let setup = Setup::new()?;
+/// Runs section 9 on `setup`.
+pub fn measure(setup: &Setup) -> Result<Handlers> {
     let (runtime, tokio) = (&setup.runtime, &setup.tokio);
     let trivial = time(runtime, tokio, &setup.trivial())?;
     let handler_1k = time(runtime, tokio, &setup.handler_1k())?;
@@ -207,7 +236,7 @@ pub fn native_parse(json: &str, samples: usize) -> Result<Summary> {
 /// The guest's side of the same measurements: the raw engine (library settings, stub
 /// imports, no pipeline) running what the library hands the guest. The library's figure
 /// less this one is the host's share.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RawSplit {
     /// `run` of `1+1`'s bytecode.
     pub trivial: Summary,
