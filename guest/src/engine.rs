@@ -676,16 +676,18 @@ pub unsafe extern "C" fn strtod(
     // Only the bytes a number can be made of are handed on (QuickJS passes a pointer into
     // the whole JSON text: its length must not be measured once per number).
     let mut len = 0;
-    // SAFETY: the caller's contract: NUL-terminated, and the scan stops at the NUL (not
-    // one of these bytes).
-    while unsafe { *text.add(len) }
-        .cast_unsigned()
-        .is_ascii_alphanumeric()
-        || matches!(
-            unsafe { *text.add(len) }.cast_unsigned(),
-            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'+' | b'-' | b'.'
-        )
-    {
+    loop {
+        // SAFETY: the caller's contract: NUL-terminated, and the scan stops at the NUL
+        // (not one of the bytes it goes on with).
+        let byte = unsafe { *text.add(len) }.cast_unsigned();
+        let numeric = byte.is_ascii_alphanumeric()
+            || matches!(
+                byte,
+                b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'+' | b'-' | b'.'
+            );
+        if !numeric {
+            break;
+        }
         len += 1;
     }
     // SAFETY: the `len` bytes just read.
