@@ -303,6 +303,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_ready_future_is_answered_in_place_until_the_execution_moves() {
+        let (caller, relay) = HostCaller::pair();
+        // Nothing drives the relay: only an answer given in place arrives.
+        let mut ready = caller.run_here_first(async { inside_host_fn() });
+        assert!(matches!(ready.try_recv(), Ok(Ran::Done(true))));
+        let mut panicked = caller.run_here_first(async { panic!("boom") });
+        assert!(matches!(panicked.try_recv(), Ok(Ran::Panicked(m)) if m == "boom"));
+        relay.moved();
+        let mut moved = caller.run_here_first(async { 7 });
+        assert!(moved.try_recv().is_err(), "polled in place after the move");
+        drop(relay);
+        assert!(moved.await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_pending_future_goes_on_in_the_relay() {
+        let (caller, mut relay) = HostCaller::pair();
+        let (tx, rx) = oneshot::channel::<u8>();
+        let reply = caller.run_here_first(async move { rx.await.unwrap_or(0) });
+        let answered = async {
+            tokio::task::yield_now().await;
+            let _ = tx.send(7);
+            reply.await
+        };
+        tokio::select! {
+            answered = answered => assert!(matches!(answered, Ok(Ran::Done(7)))),
+            () = relay.drive() => unreachable!("the relay never completes"),
+        }
+    }
+
+    #[tokio::test]
     async fn a_gone_relay_is_reported_to_the_guest() {
         let (caller, relay) = HostCaller::pair();
         drop(relay);
