@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use jsruntime::{Config, ExecRequest, MemoryModuleLoader, Runtime};
 
+use jsruntime_wasm::bindings::jsruntime::sandbox::modules::{Link, Module, ModuleBody, ModuleKind};
+
 use crate::native::NativeContext;
+use crate::raw_engine::{RawEngine, RawOptions};
 use crate::stats::Summary;
 
 /// Samples per measurement (after a fifth as many to warm up).
@@ -17,7 +20,7 @@ const SAMPLES: usize = 2000;
 pub const GRAPH_MODULES: usize = 20;
 
 /// What section 9 measured.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Handlers {
     /// `1+1` as a script, no input.
     pub trivial: Summary,
@@ -33,6 +36,36 @@ pub struct Handlers {
     pub native_parse_100k: Summary,
     /// Bytes of the two inputs.
     pub input_sizes: (usize, usize),
+}
+
+impl Handlers {
+    /// The three figures: (what, its timings, what it is compared with, those timings,
+    /// the target ratio of their p50s).
+    pub fn figures(&self) -> [(&'static str, &Summary, &'static str, &Summary, f64); 3] {
+        [
+            (
+                "handler called with a 1 KiB JSON input",
+                &self.handler_1k,
+                "trivial script `1+1`",
+                &self.trivial,
+                1.3,
+            ),
+            (
+                "handler importing a graph of 20 cached modules",
+                &self.graph,
+                "the same code as one script",
+                &self.graph_as_script,
+                1.5,
+            ),
+            (
+                "handler called with a 100 KiB JSON input",
+                &self.input_100k,
+                "native QuickJS `JSON.parse` of it",
+                &self.native_parse_100k,
+                2.0,
+            ),
+        ]
+    }
 }
 
 /// An input of about `bytes` bytes of JSON: a cart of items.
@@ -73,79 +106,240 @@ fn time(
     })
 }
 
-/// Runs section 9.
-pub fn measure() -> Result<Handlers> {
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let loader = Arc::new(MemoryModuleLoader::new());
-    let mut graph_imports = String::new();
-    let mut graph_script = String::new();
-    let mut sum = Vec::new();
-    for i in 0..GRAPH_MODULES {
-        loader.insert_shared(
-            format!("lib/m{i}.js"),
-            format!("export function f{i}(x) {{ return x + {i}; }}"),
-        );
-        graph_imports.push_str(&format!("import {{ f{i} }} from './lib/m{i}.js';\n"));
-        graph_script.push_str(&format!("function f{i}(x) {{ return x + {i}; }}\n"));
-        sum.push(format!("f{i}(1)"));
-    }
-    let sum = sum.join(" + ");
-    let runtime = {
-        let _guard = tokio.enter();
-        Runtime::builder()
-            .config(Config::default())
-            .module_loader(loader)
-            .build()?
-    };
-    let small = cart_json(1024);
-    let large = cart_json(100 * 1024);
-    let handler = "export default (cart) => cart.items.length;";
-    let trivial = time(&runtime, &tokio, &ExecRequest::source("1+1"))?;
-    let handler_1k = time(
-        &runtime,
-        &tokio,
-        &ExecRequest::module(handler).input_json(small.as_str()),
-    )?;
-    let graph = time(
-        &runtime,
-        &tokio,
-        &ExecRequest::module(format!("{graph_imports}export default () => {sum};")),
-    )?;
-    let graph_as_script = time(
-        &runtime,
-        &tokio,
-        &ExecRequest::source(format!("{graph_script}{sum}")),
-    )?;
-    let input_100k = time(
-        &runtime,
-        &tokio,
-        &ExecRequest::module(handler).input_json(large.as_str()),
-    )?;
-    let native = NativeContext::new()?;
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for round in 0..(SAMPLES + SAMPLES / 5) {
-        let took = native.with_ctx(|ctx| {
-            let started = Instant::now();
-            let parsed = ctx.json_parse(large.as_bytes());
-            let took = started.elapsed();
-            parsed
-                .map(|_| took)
-                .map_err(|e| anyhow!("JSON.parse natively: {e}"))
-        })?;
-        if round >= SAMPLES / 5 {
-            samples.push(took);
+/// The code and inputs of the three measurements, and the runtime that runs them.
+pub struct Setup {
+    /// A current-thread tokio runtime (the measurements run on one thread).
+    pub tokio: tokio::runtime::Runtime,
+    /// The library, with a loader holding the graph's modules.
+    pub runtime: Runtime,
+    /// The handler called with the inputs.
+    pub handler: &'static str,
+    /// The graph's entry module.
+    pub graph_entry: String,
+    /// The graph's imported modules: (name, source).
+    pub graph_modules: Vec<(String, String)>,
+    /// The same code as one script.
+    pub graph_script: String,
+    /// About 1 KiB of JSON.
+    pub small: String,
+    /// About 100 KiB of JSON.
+    pub large: String,
+}
+
+impl Setup {
+    /// Builds the runtime (`Config::default()`, a [`MemoryModuleLoader`]) and the code.
+    pub fn new() -> Result<Setup> {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let loader = Arc::new(MemoryModuleLoader::new());
+        let mut graph_imports = String::new();
+        let mut graph_script = String::new();
+        let mut graph_modules = Vec::new();
+        let mut sum = Vec::new();
+        for i in 0..GRAPH_MODULES {
+            let name = format!("lib/m{i}.js");
+            let source = format!("export function f{i}(x) {{ return x + {i}; }}");
+            loader.insert_shared(name.clone(), source.clone());
+            graph_modules.push((name, source));
+            graph_imports.push_str(&format!("import {{ f{i} }} from './lib/m{i}.js';\n"));
+            graph_script.push_str(&format!("function f{i}(x) {{ return x + {i}; }}\n"));
+            sum.push(format!("f{i}(1)"));
         }
+        let sum = sum.join(" + ");
+        let runtime = {
+            let _guard = tokio.enter();
+            Runtime::builder()
+                .config(Config::default())
+                .module_loader(loader)
+                .build()?
+        };
+        Ok(Setup {
+            tokio,
+            runtime,
+            handler: "export default (cart) => cart.items.length;",
+            graph_entry: format!("{graph_imports}export default () => {sum};"),
+            graph_modules,
+            graph_script: format!("{graph_script}{sum}"),
+            small: cart_json(1024),
+            large: cart_json(100 * 1024),
+        })
     }
+
+    /// The trivial request, `1+1`.
+    pub fn trivial(&self) -> ExecRequest {
+        ExecRequest::source("1+1")
+    }
+
+    /// The handler with the 1 KiB input.
+    pub fn handler_1k(&self) -> ExecRequest {
+        ExecRequest::module(self.handler).input_json(self.small.as_str())
+    }
+
+    /// The graph's entry module.
+    pub fn graph(&self) -> ExecRequest {
+        ExecRequest::module(self.graph_entry.as_str())
+    }
+
+    /// The graph's code as one script.
+    pub fn graph_as_script(&self) -> ExecRequest {
+        ExecRequest::source(self.graph_script.as_str())
+    }
+
+    /// The handler with the 100 KiB input.
+    pub fn input_100k(&self) -> ExecRequest {
+        ExecRequest::module(self.handler).input_json(self.large.as_str())
+    }
+}
+
+/// Runs section 9 on `setup`.
+pub fn measure(setup: &Setup) -> Result<Handlers> {
+    let (runtime, tokio) = (&setup.runtime, &setup.tokio);
+    let trivial = time(runtime, tokio, &setup.trivial())?;
+    let handler_1k = time(runtime, tokio, &setup.handler_1k())?;
+    let graph = time(runtime, tokio, &setup.graph())?;
+    let graph_as_script = time(runtime, tokio, &setup.graph_as_script())?;
+    let input_100k = time(runtime, tokio, &setup.input_100k())?;
+    let native_parse_100k = native_parse(&setup.large, SAMPLES)?;
     Ok(Handlers {
         trivial,
         handler_1k,
         graph,
         graph_as_script,
         input_100k,
-        native_parse_100k: Summary::of(samples),
-        input_sizes: (small.len(), large.len()),
+        native_parse_100k,
+        input_sizes: (setup.small.len(), setup.large.len()),
+    })
+}
+
+/// Native QuickJS's `JSON.parse` of `json` in a warm context, `samples` times (after a
+/// fifth as many to warm up).
+pub fn native_parse(json: &str, samples: usize) -> Result<Summary> {
+    let native = NativeContext::new()?;
+    let mut times = Vec::with_capacity(samples);
+    for round in 0..(samples + samples / 5) {
+        let took = native.with_ctx(|ctx| {
+            let started = Instant::now();
+            let parsed = ctx.json_parse(json.as_bytes());
+            let took = started.elapsed();
+            parsed
+                .map(|_| took)
+                .map_err(|e| anyhow!("JSON.parse natively: {e}"))
+        })?;
+        if round >= samples / 5 {
+            times.push(took);
+        }
+    }
+    Ok(Summary::of(times))
+}
+
+/// The guest's side of the same measurements: the raw engine (library settings, stub
+/// imports, no pipeline) running what the library hands the guest. The library's figure
+/// less this one is the host's share.
+#[derive(Debug, Clone)]
+pub struct RawSplit {
+    /// `run` of `1+1`'s bytecode.
+    pub trivial: Summary,
+    /// `run-module` of the handler with the 1 KiB input.
+    pub handler_1k: Summary,
+    /// `run` of `input` (a script) with the 1 KiB input: the input without the module.
+    pub script_1k: Summary,
+    /// `run-module` of the graph (21 modules' bytecode, linked).
+    pub graph: Summary,
+    /// `run` of the graph's code as one script.
+    pub graph_as_script: Summary,
+    /// `run-module` of the handler with the 100 KiB input.
+    pub input_100k: Summary,
+}
+
+/// What the raw engine runs for [`RawSplit`]: the guest's inputs, compiled once.
+pub struct RawRuns {
+    engine: RawEngine,
+    handler: Vec<Module>,
+    graph: Vec<Module>,
+    trivial: Vec<u8>,
+    input_script: Vec<u8>,
+    graph_script: Vec<u8>,
+}
+
+impl RawRuns {
+    /// Compiles the code of `setup` on a raw engine (library settings).
+    pub fn new(setup: &Setup) -> Result<RawRuns> {
+        let engine = RawEngine::new(RawOptions::library(2))?;
+        let tokio = &setup.tokio;
+        let module = |name: &str, source: &str, links: Vec<Link>| -> Result<Module> {
+            let compiled = tokio.block_on(engine.compile_module(name, source))?;
+            Ok(Module {
+                name: name.to_owned(),
+                kind: ModuleKind::Javascript,
+                body: Some(ModuleBody::Bytecode(compiled.bytecode)),
+                links,
+            })
+        };
+        let handler = vec![module("main.js", setup.handler, Vec::new())?];
+        let mut graph = Vec::new();
+        let mut links = Vec::new();
+        for (name, source) in &setup.graph_modules {
+            graph.push(module(name, source, Vec::new())?);
+            links.push(Link {
+                specifier: format!("./{name}"),
+                resolved: name.clone(),
+            });
+        }
+        graph.push(module("main.js", &setup.graph_entry, links)?);
+        let trivial = tokio.block_on(engine.compile("trivial.js", "1+1"))?;
+        let input_script = tokio.block_on(engine.compile("input.js", "input.items.length"))?;
+        let graph_script = tokio.block_on(engine.compile("graph.js", &setup.graph_script))?;
+        Ok(RawRuns {
+            engine,
+            handler,
+            graph,
+            trivial,
+            input_script,
+            graph_script,
+        })
+    }
+
+    /// Runs one of them: `trivial`, `1k`, `script-1k`, `graph`, `graph-script`, `100k`.
+    pub fn run(&self, setup: &Setup, kind: &str) -> Result<String> {
+        let engine = &self.engine;
+        let small = Some(setup.small.as_str());
+        let large = Some(setup.large.as_str());
+        setup.tokio.block_on(async {
+            match kind {
+                "trivial" => engine.execute(&self.trivial).await,
+                "1k" => engine.execute_module("main.js", &self.handler, small).await,
+                "script-1k" => engine.execute_with_input(&self.input_script, small).await,
+                "graph" => engine.execute_module("main.js", &self.graph, None).await,
+                "graph-script" => engine.execute(&self.graph_script).await,
+                "100k" => engine.execute_module("main.js", &self.handler, large).await,
+                other => Err(anyhow!("unknown raw run {other}")),
+            }
+        })
+    }
+}
+
+/// Measures [`RawSplit`].
+pub fn measure_raw(setup: &Setup, samples: usize) -> Result<RawSplit> {
+    let runs = RawRuns::new(setup)?;
+    let timed = |kind: &str| -> Result<Summary> {
+        let mut times = Vec::with_capacity(samples);
+        for round in 0..(samples + samples / 5) {
+            let started = Instant::now();
+            runs.run(setup, kind)?;
+            if round >= samples / 5 {
+                times.push(started.elapsed());
+            }
+        }
+        Ok(Summary::of(times))
+    };
+    Ok(RawSplit {
+        trivial: timed("trivial")?,
+        handler_1k: timed("1k")?,
+        script_1k: timed("script-1k")?,
+        graph: timed("graph")?,
+        graph_as_script: timed("graph-script")?,
+        input_100k: timed("100k")?,
     })
 }
 

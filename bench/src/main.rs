@@ -15,7 +15,9 @@
 //! 5. memory per live instance, with 500 alive;
 //! 6. start-up time of the CLI, with a warm and a cold compiled-guest cache;
 //! 7. timeout and cancellation precision;
-//! 8. tenants sharing a runtime: the noisy neighbour, two floods, the quota check's cost.
+//! 8. tenants sharing a runtime: the noisy neighbour, two floods, the quota check's cost;
+//! 9. handlers and modules (issue 12): a 1 KiB input, a graph of 20 modules, a 100 KiB
+//!    input, each against its baseline, and the guest's share of each.
 //!
 //! Modules: [`workloads`] (the scripts), [`native`] (the baseline), [`sandboxed`] (the
 //! public API), [`raw_engine`] (a plain wasmtime engine around the same guest),
@@ -62,6 +64,8 @@ const CLI_WARM_RUNS: usize = 15;
 const TIMEOUT: Duration = Duration::from_millis(100);
 const TIMEOUT_RUNS: usize = 10;
 const CANCEL_AFTER: Duration = Duration::from_millis(50);
+/// Raw-engine runs behind each guest-side figure of section 9.
+const HANDLERS_RAW_SAMPLES: usize = 1_000;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -69,7 +73,8 @@ fn main() -> Result<()> {
         return profile::run(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("handlers") {
-        let measured = handlers::measure()?;
+        let setup = handlers::Setup::new()?;
+        let measured = handlers::measure(&setup)?;
         println!("{measured:#?}");
         let r = |a: &stats::Summary, b: &stats::Summary| handlers::ratio(a.p50, b.p50);
         println!(
@@ -82,6 +87,12 @@ fn main() -> Result<()> {
             r(&measured.graph, &measured.graph_as_script),
             r(&measured.input_100k, &measured.native_parse_100k),
         );
+        // The guest's share: the same work on the raw engine.
+        let raw = handlers::measure_raw(&setup, HANDLERS_RAW_SAMPLES)?;
+        println!("{raw:#?}");
+        let mut section = String::new();
+        report::write_handlers(&mut section, &measured, &raw);
+        println!("{section}");
         return Ok(());
     }
     if args.first().map(String::as_str) == Some("web") {
@@ -152,6 +163,12 @@ fn main() -> Result<()> {
     let (redis, redis_missing) = tenants::redis_store();
     let quota_cost = tenants::quota_cost(redis, redis_missing)?;
 
+    progress("9. handlers and modules: 1 KiB input, 20-module graph, 100 KiB input");
+    let handlers_setup = handlers::Setup::new()?;
+    let handlers = handlers::measure(&handlers_setup)?;
+    let handlers_raw = handlers::measure_raw(&handlers_setup, HANDLERS_RAW_SAMPLES)?;
+    drop(handlers_setup);
+
     progress("6. CLI start-up (cold runs compile the guest: several seconds each)");
     let cli_path = system::cli_path();
     let cli = if cli_path.exists() {
@@ -177,6 +194,8 @@ fn main() -> Result<()> {
         noisy,
         flood,
         quota_cost,
+        handlers,
+        handlers_raw,
         load_at_end: system::load_average(),
         total: started.elapsed(),
     };

@@ -12,11 +12,15 @@
 //! fresh context), and `native:NAME`, `api:NAME`, `raw:NAME` for the workloads of
 //! sections 3 and 4 (`fib`, `objects`, `strings`, `json`, `bundle`).
 //!
+//! `handlers-KIND` and `handlers-raw-KIND` run section 9's executions (KIND: `trivial`,
+//! `1k`, `graph`, `graph-script`, `100k`; raw also `script-1k`) through the library or
+//! the raw engine.
+//!
 //! With `JSRUNTIME_BENCH_PERFMAP=1` the raw engine writes `/tmp/perf-PID.map`, so
 //! `perf report` names the guest's functions (`raw:NAME` variants). With
 //! `JSRUNTIME_BENCH_PRE_SCRIPT=SOURCE`, `raw` and `raw-no-pagemap` first run SOURCE a few
 //! times, so the trivial loop runs in slots an earlier, larger execution has used
-//! (e.g. `function f(n){return n ? f(n-1)+1 : 0}; f(3000)`; section 9 of BENCHMARKS.md
+//! (e.g. `function f(n){return n ? f(n-1)+1 : 0}; f(3000)`; section 10 of BENCHMARKS.md
 //! says why that matters).
 
 use std::time::Instant;
@@ -39,6 +43,9 @@ pub fn run(args: &[String]) -> Result<()> {
     let count: usize = count.parse().context("N must be a number")?;
     if let Some((mode, name)) = variant.split_once(':') {
         return workload(mode, name, count);
+    }
+    if let Some(kind) = variant.strip_prefix("handlers-") {
+        return handlers(variant, kind, count);
     }
     let mut times = Vec::with_capacity(count);
     if let Some(source) = match variant.as_str() {
@@ -186,6 +193,48 @@ fn workload(mode: &str, name: &str, count: usize) -> Result<()> {
         other => bail!("unknown mode {other} (native, api, raw)"),
     }
     print(&format!("{mode}:{name}"), times)
+}
+
+/// `handlers-KIND` (library) and `handlers-raw-KIND` (raw engine, the guest's side):
+/// section 9's executions, KIND one of `trivial`, `1k`, `graph`, `graph-script`, `100k`
+/// (and `script-1k`, raw only: a script reading the 1 KiB input); `handlers-native-100k`:
+/// native QuickJS's `JSON.parse` of the 100 KiB input.
+fn handlers(variant: &str, kind: &str, count: usize) -> Result<()> {
+    use crate::handlers::Setup;
+    let setup = Setup::new()?;
+    let mut times = Vec::with_capacity(count);
+    if kind == "native-100k" {
+        let summary = crate::handlers::native_parse(&setup.large, count)?;
+        println!(
+            "{variant}: {count} runs, p50 {:.1} µs, min {:.1} µs",
+            us(summary.p50),
+            us(summary.min)
+        );
+        return Ok(());
+    }
+    if let Some(kind) = kind.strip_prefix("raw-") {
+        let raw = crate::handlers::RawRuns::new(&setup)?;
+        for _ in 0..count {
+            let started = Instant::now();
+            raw.run(&setup, kind)?;
+            times.push(started.elapsed());
+        }
+        return print(variant, times);
+    }
+    let request = match kind {
+        "trivial" => setup.trivial(),
+        "1k" => setup.handler_1k(),
+        "graph" => setup.graph(),
+        "graph-script" => setup.graph_as_script(),
+        "100k" => setup.input_100k(),
+        other => bail!("unknown variant handlers-{other}"),
+    };
+    for _ in 0..count {
+        let started = Instant::now();
+        setup.tokio.block_on(setup.runtime.execute(&request))?;
+        times.push(started.elapsed());
+    }
+    print(variant, times)
 }
 
 fn print(variant: &str, times: Vec<std::time::Duration>) -> Result<()> {

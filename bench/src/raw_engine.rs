@@ -18,7 +18,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
-use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
+use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::{CompiledModule, RunLimits};
+use jsruntime_wasm::bindings::jsruntime::sandbox::modules::Module;
 use jsruntime_wasm::bindings::{NoTenant, Sandbox, SandboxPre};
 pub use jsruntime_wasm::KEEP_RESIDENT_BYTES;
 use jsruntime_wasm::{EngineOptions, EPOCH_TICK, MAX_TABLE_ELEMENTS};
@@ -202,6 +203,61 @@ impl RawEngine {
             .map_err(|failure| anyhow!("compiling {name}: {failure:?}"))
     }
 
+    /// Compiles `source` as an ES module in a fresh instance.
+    pub async fn compile_module(&self, name: &str, source: &str) -> Result<CompiledModule> {
+        let mut store = self.new_store()?;
+        let sandbox = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(wasmtime_error)?;
+        sandbox
+            .jsruntime_sandbox_engine()
+            .call_compile_module(&mut store, name, source)
+            .await
+            .map_err(wasmtime_error)?
+            .map_err(|failure| anyhow!("compiling {name}: {failure:?}"))
+    }
+
+    /// Runs the module `entry` of `modules` (linked already) in a fresh instance, its
+    /// default export called with `input`, and returns the JSON result: the guest's
+    /// side of a handler execution, without the library's.
+    pub async fn execute_module(
+        &self,
+        entry: &str,
+        modules: &[Module],
+        input: Option<&str>,
+    ) -> Result<String> {
+        let mut store = self.new_store()?;
+        let sandbox = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(wasmtime_error)?;
+        sandbox
+            .jsruntime_sandbox_engine()
+            .call_run_module(&mut store, entry, modules, None, input, run_limits())
+            .await
+            .map_err(wasmtime_error)?
+            .map_err(|failure| anyhow!("the module failed: {failure:?}"))
+    }
+
+    /// Runs bytecode in a fresh instance with `input` (JSON) as the global `input`.
+    pub async fn execute_with_input(&self, bytecode: &[u8], input: Option<&str>) -> Result<String> {
+        let mut store = self.new_store()?;
+        let sandbox = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(wasmtime_error)?;
+        sandbox
+            .jsruntime_sandbox_engine()
+            .call_run(&mut store, "bench.js", bytecode, input, run_limits())
+            .await
+            .map_err(wasmtime_error)?
+            .map_err(|failure| anyhow!("the script failed: {failure:?}"))
+    }
+
     /// Runs bytecode in a fresh instance and returns the JSON result.
     pub async fn execute(&self, bytecode: &[u8]) -> Result<String> {
         let mut store = self.new_store()?;
@@ -252,16 +308,19 @@ impl RawEngine {
     }
 }
 
-async fn run(sandbox: &Sandbox, store: &mut Store<State>, bytecode: &[u8]) -> Result<String> {
-    let limits = RunLimits {
+fn run_limits() -> RunLimits {
+    RunLimits {
         // The cap less the room the library leaves (fresh-instance memory, headroom).
         heap_bytes: (MEMORY_CAP_BYTES - 64 * 1024 * 1024) as u64,
         stack_bytes: 1024 * 1024,
         output_bytes: 1024 * 1024,
-    };
+    }
+}
+
+async fn run(sandbox: &Sandbox, store: &mut Store<State>, bytecode: &[u8]) -> Result<String> {
     sandbox
         .jsruntime_sandbox_engine()
-        .call_run(&mut *store, "bench.js", bytecode, None, limits)
+        .call_run(&mut *store, "bench.js", bytecode, None, run_limits())
         .await
         .map_err(wasmtime_error)?
         .map_err(|failure| anyhow!("the script failed: {failure:?}"))

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::handlers::{Handlers, RawSplit, GRAPH_MODULES};
 use crate::raw_engine::Phases;
 use crate::sandboxed::{ApiSplit, Throughput};
 use crate::stats::{ms, us, Summary};
@@ -158,6 +159,10 @@ pub struct Results {
     pub flood: Flood,
     /// Section 8: the cost of a quota check.
     pub quota_cost: QuotaCost,
+    /// Section 9: handlers and modules.
+    pub handlers: Handlers,
+    /// Section 9: the same executions on the raw engine (the guest's share).
+    pub handlers_raw: RawSplit,
     /// /proc/loadavg at the end.
     pub load_at_end: String,
     /// Wall time of the whole run.
@@ -257,6 +262,22 @@ impl Results {
             figure: format!("{:.1}% / {:.1}%", share * 100.0, (1.0 - share) * 100.0),
             met: Some((0.4..=0.6).contains(&share)),
         });
+        for (what, value, base_what, base, target) in self.handlers.figures() {
+            let ratio = ratio(value.p50, base.p50);
+            targets.push(Target {
+                what: match what {
+                    "handler called with a 1 KiB JSON input" => {
+                        "handler with a 1 KiB input <= 1.3x the trivial script (p50)"
+                    }
+                    "handler importing a graph of 20 cached modules" => {
+                        "handler importing 20 cached modules <= 1.5x the same code as one script (p50)"
+                    }
+                    _ => "handler with a 100 KiB input <= 2x native QuickJS JSON.parse of it (p50)",
+                },
+                figure: format!("{ratio:.2}x ({base_what})"),
+                met: Some(ratio <= target),
+            });
+        }
         targets
     }
 
@@ -273,6 +294,7 @@ impl Results {
         self.write_cli(&mut out);
         self.write_timeouts(&mut out);
         self.write_tenants(&mut out);
+        write_handlers(&mut out, &self.handlers, &self.handlers_raw);
         // What profiling found: prose kept beside the code, dated, not regenerated.
         out.push('\n');
         out.push_str(include_str!("../FINDINGS.md"));
@@ -868,6 +890,77 @@ impl Results {
                 let _ = writeln!(out, "| Redis | not measured: {reason} | | |");
             }
         }
+    }
+}
+
+/// Section 9 (also printed by `jsruntime-bench handlers`).
+pub fn write_handlers(out: &mut String, h: &Handlers, raw: &RawSplit) {
+    let _ = writeln!(
+        out,
+        "\n## 9. Handlers and modules\n\n\
+             Issue 12's targets. Default `Config`, a `MemoryModuleLoader`, one execution at a \
+             time on a current-thread runtime, everything cached (bytecode, the pool's ready \
+             instances); p50 of {} executions each, after a fifth as many to warm up. The \
+             handler is `export default (cart) => cart.items.length`, called with a cart of \
+             {} and {} bytes of JSON (`ExecRequest::input_json`); the graph's entry imports \
+             {GRAPH_MODULES} one-function modules (`./lib/mN.js`) and calls each, the script \
+             defines the same functions and makes the same calls. The native `JSON.parse` runs \
+             in a warm context (rquickjs, no sandbox), the parsed value freed after the clock \
+             stops.\n",
+        h.trivial.count, h.input_sizes.0, h.input_sizes.1
+    );
+    let _ = writeln!(
+        out,
+        "| | p50 | p99 | against | p50 | ratio | target |\n|---|---|---|---|---|---|---|"
+    );
+    for (what, value, base_what, base, target) in h.figures() {
+        let r = ratio(value.p50, base.p50);
+        let _ = writeln!(
+            out,
+            "| {what} | {:.1} µs | {:.1} µs | {base_what} | {:.1} µs | {r:.2} | <= {target} {} |",
+            us(value.p50),
+            us(value.p99),
+            us(base.p50),
+            if r <= target { "(met)" } else { "(not met)" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe guest's share: the same guest calls on the raw engine (section 2's: library \
+             engine settings, stub imports, no pipeline), instantiation included (the library \
+             instantiates ahead, on its pool thread, so its figures may be lower than these).\n\n\
+             | raw engine | p50 | library p50 |\n|---|---|---|"
+    );
+    for (what, raw, library) in [
+        ("`run` of `1+1`", &raw.trivial, Some(&h.trivial)),
+        (
+            "`run` of a script reading the 1 KiB `input`",
+            &raw.script_1k,
+            None,
+        ),
+        (
+            "`run-module` of the handler, 1 KiB input",
+            &raw.handler_1k,
+            Some(&h.handler_1k),
+        ),
+        (
+            "`run` of the graph's code as one script",
+            &raw.graph_as_script,
+            Some(&h.graph_as_script),
+        ),
+        (
+            "`run-module` of the graph (21 modules' bytecode, linked)",
+            &raw.graph,
+            Some(&h.graph),
+        ),
+        (
+            "`run-module` of the handler, 100 KiB input",
+            &raw.input_100k,
+            Some(&h.input_100k),
+        ),
+    ] {
+        let library = library.map_or(String::new(), |s| format!("{:.1} µs", us(s.p50)));
+        let _ = writeln!(out, "| {what} | {:.1} µs | {library} |", us(raw.p50));
     }
 }
 

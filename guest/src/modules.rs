@@ -95,19 +95,29 @@ pub enum LoadError {
 struct Table {
     /// Bodies not built yet, by resolved name.
     bodies: HashMap<String, (ModuleKind, ModuleBody)>,
-    /// (importer, specifier) to resolved name.
-    links: HashMap<(String, String), String>,
+    /// Importer, then specifier, to resolved name. Nested and keyed by `String` so the
+    /// normalize hook, called once per import, looks a link up with the `&str`s QuickJS
+    /// hands it, without allocating; the name is kept as the C string the hook returns
+    /// (`None`: it holds a NUL, which the hook refuses).
+    links: HashMap<String, HashMap<String, Option<CString>>>,
 }
 
 impl Table {
     fn add(&mut self, module: ModuleDef) {
-        for (specifier, resolved) in module.links {
-            self.links
-                .insert((module.name.clone(), specifier), resolved);
+        if !module.links.is_empty() {
+            let links = self.links.entry(module.name.clone()).or_default();
+            for (specifier, resolved) in module.links {
+                links.insert(specifier, CString::new(resolved).ok());
+            }
         }
         if let Some(body) = module.body {
             self.bodies.insert(module.name, (module.kind, body));
         }
+    }
+
+    /// The resolved name `specifier` links to from `importer`, if the host linked it.
+    fn link(&self, importer: &str, specifier: &str) -> Option<&Option<CString>> {
+        self.links.get(importer)?.get(specifier)
     }
 }
 
@@ -361,11 +371,12 @@ unsafe extern "C" fn normalize_hook(
     attributes: qjs::JSValue,
     _opaque: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: QuickJS passes NUL-terminated strings and a live context.
+    // SAFETY: QuickJS passes NUL-terminated strings and a live context. Borrowed (no
+    // copy) unless they are not UTF-8.
     let (importer, specifier) = unsafe {
         (
-            CStr::from_ptr(importer).to_string_lossy().into_owned(),
-            CStr::from_ptr(specifier).to_string_lossy().into_owned(),
+            CStr::from_ptr(importer).to_string_lossy(),
+            CStr::from_ptr(specifier).to_string_lossy(),
         )
     };
     let Some(ctx_ptr) = NonNull::new(ctx) else {
@@ -373,46 +384,56 @@ unsafe extern "C" fn normalize_hook(
     };
     // SAFETY: a live context, for the length of this call.
     let ctx_ref = unsafe { Ctx::from_raw(ctx_ptr) };
+    // The common case, a link the host made: the name is copied straight from the table
+    // into QuickJS's allocation.
     let linked = TABLE.with(|table| {
-        table
-            .borrow()
-            .links
-            .get(&(importer.clone(), specifier.clone()))
-            .cloned()
+        let table = table.borrow();
+        table.link(&importer, &specifier).map(|resolved| {
+            resolved.as_ref().map(|resolved| {
+                // SAFETY: QuickJS frees the returned name with js_free.
+                unsafe { qjs::js_strdup(ctx, resolved.as_ptr()) }
+            })
+        })
     });
-    let resolved = match linked {
-        Some(resolved) => resolved,
-        None => {
-            // SAFETY: `attributes` is borrowed from QuickJS for this call; duplicated so
-            // the `Value` that frees it owns a reference of its own.
-            let attributes =
-                unsafe { Value::from_raw(ctx_ref.clone(), qjs::JS_DupValue(ctx, attributes)) };
-            let kind = match kind_of(&ctx_ref, &attributes) {
-                Ok(kind) => kind,
-                Err(message) => {
-                    let _ = Exception::throw_type(&ctx_ref, &message);
-                    return std::ptr::null_mut();
-                }
-            };
-            match load_from_host(&importer, &specifier, kind) {
-                Ok(module) => {
-                    let resolved = module.name.clone();
-                    TABLE.with(|table| {
-                        let mut table = table.borrow_mut();
-                        table.links.insert((importer, specifier), resolved.clone());
-                        table.add(module);
-                    });
-                    resolved
-                }
-                Err(LoadError::NotFound(message)) => {
-                    let _ = Exception::throw_type(&ctx_ref, &message);
-                    return std::ptr::null_mut();
-                }
-                Err(LoadError::Failed(message)) => {
-                    let _ = Exception::throw_message(&ctx_ref, &message);
-                    return std::ptr::null_mut();
-                }
-            }
+    match linked {
+        Some(Some(duplicated)) => return duplicated,
+        Some(None) => {
+            let _ = Exception::throw_type(&ctx_ref, "a module name holds a NUL character");
+            return std::ptr::null_mut();
+        }
+        None => {}
+    }
+    // SAFETY: `attributes` is borrowed from QuickJS for this call; duplicated so the
+    // `Value` that frees it owns a reference of its own.
+    let attributes = unsafe { Value::from_raw(ctx_ref.clone(), qjs::JS_DupValue(ctx, attributes)) };
+    let kind = match kind_of(&ctx_ref, &attributes) {
+        Ok(kind) => kind,
+        Err(message) => {
+            let _ = Exception::throw_type(&ctx_ref, &message);
+            return std::ptr::null_mut();
+        }
+    };
+    let resolved = match load_from_host(&importer, &specifier, kind) {
+        Ok(module) => {
+            let resolved = module.name.clone();
+            TABLE.with(|table| {
+                let mut table = table.borrow_mut();
+                table
+                    .links
+                    .entry(importer.into_owned())
+                    .or_default()
+                    .insert(specifier.into_owned(), CString::new(resolved.clone()).ok());
+                table.add(module);
+            });
+            resolved
+        }
+        Err(LoadError::NotFound(message)) => {
+            let _ = Exception::throw_type(&ctx_ref, &message);
+            return std::ptr::null_mut();
+        }
+        Err(LoadError::Failed(message)) => {
+            let _ = Exception::throw_message(&ctx_ref, &message);
+            return std::ptr::null_mut();
         }
     };
     let Ok(resolved) = CString::new(resolved) else {

@@ -53,7 +53,7 @@ use crate::instance::Assignment;
 use crate::json;
 use crate::limits::{Limits, MIB};
 use crate::metrics::Metrics;
-use crate::module_graph::{Fetch, Fetched, ModuleSession};
+use crate::module_graph::{Asker, Fetch, Fetched, ModuleSession};
 use crate::modules::{ModuleKind, ModuleLoader};
 use crate::offload::{run_offloading, GuestThreads};
 use crate::outcome::{LogRecord, Stats};
@@ -616,6 +616,7 @@ impl Pipeline {
             for import in compiled.imports.iter() {
                 let fetched = session
                     .fetch(
+                        Asker::Link,
                         host_caller,
                         lease.stopped(),
                         &name,

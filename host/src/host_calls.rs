@@ -17,11 +17,19 @@
 //!   own execution may be holding).
 //! - When the guest stops waiting (its deadline, a cancellation, shutdown) or the
 //!   execution is dropped, the host function's future is dropped at once.
+//!
+//! While the execution is still on the caller's task (it has not moved, see `offload`),
+//! the pipeline's own calls of the service (a module loader, while it links a module's
+//! imports) are polled once where they are started, which is then the caller's task
+//! too: a loader that answers at once (an in-memory registry, a cache hit) costs no
+//! round trip through the relay. See [`HostCaller::run_here_first`].
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
@@ -57,23 +65,33 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 #[derive(Debug, Clone)]
 pub(crate) struct HostCaller {
     jobs: mpsc::UnboundedSender<Job>,
+    /// True while the execution runs on the caller's task (shared with the relay, which
+    /// clears it when the execution moves).
+    on_callers_task: Arc<AtomicBool>,
 }
 
 impl HostCaller {
     /// A caller whose calls never run (for instances that are not executing: the pool's
     /// idle ones). Every call's receiver reports the relay gone.
     pub(crate) fn detached() -> HostCaller {
-        HostCaller::pair().0
+        let (caller, relay) = HostCaller::pair();
+        relay.moved();
+        caller
     }
 
-    /// A connected caller and relay.
+    /// A connected caller and relay, for an execution that starts on the caller's task.
     pub(crate) fn pair() -> (HostCaller, HostCallRelay) {
         let (jobs, receiver) = mpsc::unbounded_channel();
+        let on_callers_task = Arc::new(AtomicBool::new(true));
         (
-            HostCaller { jobs },
+            HostCaller {
+                jobs,
+                on_callers_task: Arc::clone(&on_callers_task),
+            },
             HostCallRelay {
                 jobs: receiver,
                 running: FuturesUnordered::new(),
+                on_callers_task,
             },
         )
     }
@@ -100,6 +118,33 @@ impl HostCaller {
         self.start_with(future, |ran| ran)
     }
 
+    /// [`HostCaller::run`], but while the execution is still on the caller's task the
+    /// future is first polled once here (on that task, with the same guarantees: its
+    /// panic caught, [`inside_host_fn`] true): a future ready at once is answered
+    /// without a round trip through the relay; one that is not goes on in the relay.
+    ///
+    /// For the pipeline's own calls only (stage 5, linking), never from inside the guest:
+    /// there this runs on the instance's fiber, whose stack is sized for the guest, not
+    /// for the service's code.
+    pub(crate) fn run_here_first<T, F>(&self, future: F) -> oneshot::Receiver<Ran<T>>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        let (mut job, outcome) = job(future, |ran| ran);
+        if self.on_callers_task.load(Ordering::Acquire) {
+            // A no-op waker is enough: a future that is not ready is polled again by the
+            // relay, with its waker, before anything could need waking (a future wakes
+            // only the waker of its latest poll).
+            let mut context = Context::from_waker(Waker::noop());
+            if job.as_mut().poll(&mut context).is_ready() {
+                return outcome;
+            }
+        }
+        let _ = self.jobs.send(job);
+        outcome
+    }
+
     fn start_with<T, R, F>(
         &self,
         future: F,
@@ -110,26 +155,41 @@ impl HostCaller {
         R: Send + 'static,
         F: Future<Output = T> + Send + 'static,
     {
-        let (reply, outcome) = oneshot::channel();
-        let job: Job = Box::pin(async move {
-            let mut reply = reply;
-            let run = AssertUnwindSafe(IN_HOST_FN.scope((), future)).catch_unwind();
-            tokio::select! {
-                ran = run => {
-                    let _ = reply.send(outcome_of(match ran {
-                        Ok(value) => Ran::Done(value),
-                        Err(panic) => Ran::Panicked(panic_message(panic.as_ref())),
-                    }));
-                }
-                // The guest stopped waiting: drop the service's future.
-                () = reply.closed() => {}
-            }
-        });
+        let (job, outcome) = job(future, outcome_of);
         // A send fails only when the relay is gone; the job (and its reply sender) is then
         // dropped, which the receiver reports.
         let _ = self.jobs.send(job);
         outcome
     }
+}
+
+/// A service future as a job for the relay (its panic caught, [`inside_host_fn`] true
+/// while it is polled, dropped when the receiver is), and the receiver of its outcome.
+fn job<T, R, F>(
+    future: F,
+    outcome_of: impl FnOnce(Ran<T>) -> R + Send + 'static,
+) -> (Job, oneshot::Receiver<R>)
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let (reply, outcome) = oneshot::channel();
+    let job: Job = Box::pin(async move {
+        let mut reply = reply;
+        let run = AssertUnwindSafe(IN_HOST_FN.scope((), future)).catch_unwind();
+        tokio::select! {
+            ran = run => {
+                let _ = reply.send(outcome_of(match ran {
+                    Ok(value) => Ran::Done(value),
+                    Err(panic) => Ran::Panicked(panic_message(panic.as_ref())),
+                }));
+            }
+            // The guest stopped waiting: drop the service's future.
+            () = reply.closed() => {}
+        }
+    });
+    (job, outcome)
 }
 
 /// How a future started with [`HostCaller::run`] ended.
@@ -145,9 +205,16 @@ pub(crate) enum Ran<T> {
 pub(crate) struct HostCallRelay {
     jobs: mpsc::UnboundedReceiver<Job>,
     running: FuturesUnordered<Job>,
+    on_callers_task: Arc<AtomicBool>,
 }
 
 impl HostCallRelay {
+    /// The execution leaves the caller's task: from now on every call goes through the
+    /// relay (see [`HostCaller::run_here_first`]). Called before it moves.
+    pub(crate) fn moved(&self) {
+        self.on_callers_task.store(false, Ordering::Release);
+    }
+
     /// A relay no instance sends to (tests of the code that drives relays).
     #[cfg(test)]
     pub(crate) fn detached() -> HostCallRelay {
@@ -232,6 +299,37 @@ mod tests {
         tokio::select! {
             dropped = waiting => assert!(dropped.is_ok()),
             () = relay.drive() => unreachable!(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_ready_future_is_answered_in_place_until_the_execution_moves() {
+        let (caller, relay) = HostCaller::pair();
+        // Nothing drives the relay: only an answer given in place arrives.
+        let mut ready = caller.run_here_first(async { inside_host_fn() });
+        assert!(matches!(ready.try_recv(), Ok(Ran::Done(true))));
+        let mut panicked = caller.run_here_first(async { panic!("boom") });
+        assert!(matches!(panicked.try_recv(), Ok(Ran::Panicked(m)) if m == "boom"));
+        relay.moved();
+        let mut moved = caller.run_here_first(async { 7 });
+        assert!(moved.try_recv().is_err(), "polled in place after the move");
+        drop(relay);
+        assert!(moved.await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_pending_future_goes_on_in_the_relay() {
+        let (caller, mut relay) = HostCaller::pair();
+        let (tx, rx) = oneshot::channel::<u8>();
+        let reply = caller.run_here_first(async move { rx.await.unwrap_or(0) });
+        let answered = async {
+            tokio::task::yield_now().await;
+            let _ = tx.send(7);
+            reply.await
+        };
+        tokio::select! {
+            answered = answered => assert!(matches!(answered, Ok(Ran::Done(7)))),
+            () = relay.drive() => unreachable!("the relay never completes"),
         }
     }
 

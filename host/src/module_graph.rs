@@ -37,6 +37,17 @@ impl Fetched {
     }
 }
 
+/// Who asks [`ModuleSession::fetch`] for a module: where its loader is polled first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asker {
+    /// The pipeline, linking the static imports (stage 5): the loader is polled once
+    /// in place while the execution is still on the caller's task
+    /// ([`HostCaller::run_here_first`]).
+    Link,
+    /// The guest's dynamic `import()`: through the relay, like a host function.
+    Import,
+}
+
 /// What [`ModuleSession::fetch`] found.
 #[derive(Debug)]
 pub(crate) enum Fetch {
@@ -162,6 +173,7 @@ impl ModuleSession {
     /// already, asks the loader for it (on the caller's task, until `stopped`).
     pub(crate) async fn fetch(
         &mut self,
+        asker: Asker,
         host_caller: &HostCaller,
         stopped: impl Future<Output = Interrupt>,
         importer: &str,
@@ -203,7 +215,11 @@ impl ModuleSession {
             kind,
         };
         let context = Arc::clone(&self.context);
-        let reply = host_caller.run(async move { loader.load(&context, &request).await });
+        let load = async move { loader.load(&context, &request).await };
+        let reply = match asker {
+            Asker::Link => host_caller.run_here_first(load),
+            Asker::Import => host_caller.run(load),
+        };
         let ran = tokio::select! {
             biased;
             ran = reply => ran,

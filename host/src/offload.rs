@@ -172,6 +172,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    // Nothing the instance starts from now on is polled where it runs (see `host_calls`).
+    relay.moved();
     // `tracing` dispatches to the current thread's subscriber: the caller's, which may be
     // thread-local (`with_default`), goes along, or the script's console events and the
     // guest's own would be lost once the execution moved.

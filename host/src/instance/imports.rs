@@ -13,7 +13,7 @@ use crate::failure::Interrupt;
 use crate::host_calls::HostReply;
 use crate::host_fn::{CallStyle, HostCall, HostFn};
 use crate::json::{self, JsonError, MAX_JSON_DEPTH};
-use crate::module_graph::{Fetch, FetchError};
+use crate::module_graph::{Asker, Fetch, FetchError};
 use crate::modules::ModuleKind;
 use crate::outcome::LogLevel;
 
@@ -314,7 +314,14 @@ impl wit_modules::Host for ExecState {
         let stopped = self.stopped();
         let kind = super::module_kind(kind);
         let fetched = session
-            .fetch(&self.host_caller, stopped, &importer, &specifier, kind)
+            .fetch(
+                Asker::Import,
+                &self.host_caller,
+                stopped,
+                &importer,
+                &specifier,
+                kind,
+            )
             .await;
         let reply = match fetched {
             Ok(Fetch::Known(name)) => Ok(wit_modules::Module {
