@@ -114,10 +114,9 @@ async fn random_values_are_fresh_in_every_instance() {
     assert_eq!(error.name.as_deref(), Some("QuotaExceededError"));
 }
 
-// Known gap (issue 13 stays open for it): in the wasm guest built here `Atomics` is
-// still undefined although the QuickJS patch 8 enables CONFIG_ATOMICS natively; the
-// guest's unit test passes natively only. Run with `--ignored` while fixing it.
-#[ignore = "Atomics is not yet present in the wasm guest (issue 13)"]
+// The guest's unit test runs QuickJS natively; this one is the wasm guest, built with
+// the defines rquickjs-sys uses on WASI (the first version of patch 8 passed the former
+// and not this).
 #[tokio::test]
 async fn atomics_is_there_and_cannot_block() {
     let rt = runtime();

@@ -73,8 +73,9 @@
 // somehow the compiler forgets to load |ptr| into %rdi when calling
 // the __atomic_*() helpers in its lib/stdatomic.c and lib/atomic.S
 // jsruntime: WASI too (see JSRUNTIME-PATCH.md, "Atomics on WASI"); the stand-ins for
-// the threading primitives it lacks are defined before the Atomics functions.
-#if !defined(__TINYC__) && !defined(EMSCRIPTEN) && !__STDC_NO_ATOMICS__ && !defined(__DJGPP)
+// the threading primitives it lacks are defined before the Atomics functions. The
+// crate's build.rs defines EMSCRIPTEN on WASI, so WASI is let through by name.
+#if !defined(__TINYC__) && (!defined(EMSCRIPTEN) || defined(__wasi__)) && !__STDC_NO_ATOMICS__ && !defined(__DJGPP)
 #include "quickjs-c-atomics.h"
 #define CONFIG_ATOMICS
 #endif
