@@ -122,8 +122,10 @@ impl Engine {
         for api in apis::APIS {
             let bytecode = match api.js {
                 Some(source) => Some(
-                    self.compile(&api.js_name(), source)
-                        .map_err(|failure| format!("compiling {}: {failure:?}", api.js_name()))?,
+                    crate::stack::on_script_stack(|| {
+                        self.compile_here(&api.js_name(), source, Source::Strip)
+                    })
+                    .map_err(|failure| format!("compiling {}: {failure:?}", api.js_name()))?,
                 ),
                 None => None,
             };
@@ -149,10 +151,10 @@ impl Engine {
 
     /// Compiles `source` as strict-mode global code into QuickJS bytecode.
     pub fn compile(&self, name: &str, source: &str) -> Result<Vec<u8>, Failure> {
-        crate::stack::on_script_stack(|| self.compile_here(name, source))
+        crate::stack::on_script_stack(|| self.compile_here(name, source, Source::Keep))
     }
 
-    fn compile_here(&self, name: &str, source: &str) -> Result<Vec<u8>, Failure> {
+    fn compile_here(&self, name: &str, source: &str, keep: Source) -> Result<Vec<u8>, Failure> {
         let file_name =
             CString::new(name.replace('\0', "")).map_err(|e| Failure::Internal(e.to_string()))?;
         // QuickJS's tokenizer needs a NUL byte after the last character.
@@ -183,7 +185,7 @@ impl Engine {
                 }
                 Value::from_raw(ctx.clone(), raw)
             };
-            write_bytecode(&ctx, &compiled)
+            write_bytecode(&ctx, &compiled, keep)
         })
     }
 
@@ -394,7 +396,7 @@ pub(crate) fn compile_module_in(
             ..ErrorInfo::default()
         })
     })?;
-    let bytecode = write_bytecode(ctx, &compiled)?;
+    let bytecode = write_bytecode(ctx, &compiled, Source::Keep)?;
     Ok(CompiledModule { bytecode, imports })
 }
 
@@ -570,7 +572,18 @@ unsafe fn load_and_eval<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Value<'j
     Ok(Value::from_raw(ctx.clone(), result))
 }
 
-fn write_bytecode(ctx: &Ctx<'_>, compiled: &Value<'_>) -> Result<Vec<u8>, Failure> {
+/// Whether compiled functions keep their source text (for `Function.prototype.toString`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A script's and a module's: its functions print as written.
+    Keep,
+    /// The APIs' JavaScript parts: their functions print as `[native code]`, as a
+    /// browser's built-ins do, and the snapshot does not carry every function's text
+    /// (QuickJS keeps a copy per function, nested ones included).
+    Strip,
+}
+
+fn write_bytecode(ctx: &Ctx<'_>, compiled: &Value<'_>, keep: Source) -> Result<Vec<u8>, Failure> {
     let before = Exhaustion::now();
     let mut len: qjs::size_t = 0;
     // SAFETY: the buffer is allocated by QuickJS, copied, then freed with its allocator.
@@ -579,7 +592,12 @@ fn write_bytecode(ctx: &Ctx<'_>, compiled: &Value<'_>) -> Result<Vec<u8>, Failur
             ctx.as_raw().as_ptr(),
             &mut len,
             compiled.as_raw(),
-            qjs::JS_WRITE_OBJ_BYTECODE as i32,
+            (qjs::JS_WRITE_OBJ_BYTECODE
+                | if keep == Source::Strip {
+                    qjs::JS_WRITE_OBJ_STRIP_SOURCE
+                } else {
+                    0
+                }) as i32,
         );
         if buf.is_null() {
             let _ = ctx.catch();

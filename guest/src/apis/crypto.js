@@ -101,7 +101,7 @@
   const KEY_USAGES = freeze(["encrypt", "decrypt", "sign", "verify", "deriveKey", "deriveBits", "wrapKey", "unwrapKey"]);
   // sequence<KeyUsage>, then the standard's "normalized value": each usage once, in
   // the enumeration's order.
-  const keyUsages = (value, context) => {
+  const toKeyUsages = (value, context) => {
     const given = sequence(value, context);
     const present = [false, false, false, false, false, false, false, false];
     for (let i = 0; i < given.length; i++) {
@@ -220,7 +220,7 @@
         key.#usagesObject = setPrototypeOf(exposed, ArrayPrototype);
         return key;
       };
-      // The key's serialization and deserialization steps (section 13.4), at once.
+      // The key's serialization and deserialization steps (CryptoKey is serializable), at once.
       cloneKey = (key) =>
         newKey(key.#type, key.#extractable, key.#algorithm, key.#usages, natives.copy(new Uint8ArrayCtor(key.#material)));
       isCryptoKey = (value) => isObject(value) && #material in value;
@@ -342,7 +342,7 @@
         subtleBrand(this);
         const context = "SubtleCrypto.generateKey";
         requireArguments(arguments.length, 3, context);
-        const usages = keyUsagesArgument(keyUsages, context);
+        const usages = toKeyUsages(keyUsages, context);
         const normalized = normalize("generateKey", algorithm, context);
         hmacUsagesOnly(usages, context);
         let length = normalized.length;
@@ -360,7 +360,7 @@
         subtleBrand(this);
         requireArguments(arguments.length, 5, "SubtleCrypto.deriveKey");
         cryptoKey(baseKey, "SubtleCrypto.deriveKey");
-        keyUsagesArgument(keyUsages, "SubtleCrypto.deriveKey");
+        toKeyUsages(keyUsages, "SubtleCrypto.deriveKey");
         return unsupported("deriveBits", algorithm, "SubtleCrypto.deriveKey");
       });
     }
@@ -384,7 +384,7 @@
         // (BufferSource or JsonWebKey): only the BufferSource of the "raw" format is
         // imported here, so anything else fails below.
         const isBufferSource = isObject(keyData) && (isView(keyData) || isArrayBuffer(keyData));
-        const usages = keyUsagesArgument(keyUsages, context);
+        const usages = toKeyUsages(keyUsages, context);
         const normalized = normalize("importKey", algorithm, context);
         // HMAC's import key steps.
         hmacUsagesOnly(usages, context);
@@ -440,12 +440,11 @@
         enumValue(format, KEY_FORMATS, "SubtleCrypto.unwrapKey");
         bytesOf(wrappedKey, "SubtleCrypto.unwrapKey");
         cryptoKey(unwrappingKey, "SubtleCrypto.unwrapKey");
-        keyUsagesArgument(keyUsages, "SubtleCrypto.unwrapKey");
+        toKeyUsages(keyUsages, "SubtleCrypto.unwrapKey");
         return unsupported("unwrapKey", unwrapAlgorithm, "SubtleCrypto.unwrapKey");
       });
     }
   }
-  const keyUsagesArgument = keyUsages;
   const subtle = new SubtleCrypto(token);
   // SubtleCrypto has no internal slots: its one instance is the brand.
   const subtleBrand = (value) => {
@@ -482,7 +481,7 @@
     }
 
     getRandomValues(array) {
-      this.#subtle;
+      this.#subtle; // the brand check: a TypeError for anything but a Crypto
       requireArguments(arguments.length, 1, "Crypto.getRandomValues");
       if (!isObject(array) || !isView(array)) {
         throw new TypeErrorCtor("Crypto.getRandomValues: the argument is not an ArrayBufferView");
@@ -505,7 +504,7 @@
     }
 
     randomUUID() {
-      this.#subtle;
+      this.#subtle; // the brand check: a TypeError for anything but a Crypto
       return natives.randomUUID();
     }
   }

@@ -10,6 +10,15 @@
 //! standard's "get a copy of the bytes held by the buffer source", since no script runs
 //! while a native function does.
 //!
+//! Deliberate differences: keys are imported and exported in the "raw" format only ("jwk"
+//! is a `NotSupportedError`; "spki" and "pkcs8" are not HMAC's anyway);
+//! `QuotaExceededError` is a `DOMException` of that name (code 22), as WebIDL had it
+//! before it became an interface of its own; `crypto` is an accessor of the global with a
+//! getter only, enumerable and configurable, as WebIDL defines a readonly attribute of
+//! the global (browsers differ in its setter). The promises settle at once, not after
+//! the work is done "in parallel": nothing here is slow enough to need a thread, and
+//! there is none.
+//!
 //! Randomness comes from [`crypto_random_fill`] alone: the WASI `random` interface in
 //! the guest (the host's WASI context gives it the host's cryptographic generator), the
 //! operating system's natively. It is drawn only when a script asks, never at

@@ -1,6 +1,6 @@
 //! `structuredClone(value, { transfer })`: the HTML Standard's StructuredSerializeWithTransfer
-//! and StructuredDeserializeWithTransfer (section 2.7.3 onwards, "Safe passing of
-//! structured data"), done in one pass since the clone stays in the same realm.
+//! and StructuredDeserializeWithTransfer ("Safe passing of structured data"), done in one
+//! pass since the clone stays in the same realm.
 //!
 //! What it clones, as the standard says: primitives (a Symbol is a `DataCloneError`),
 //! Boolean, Number, String and BigInt objects, Date, RegExp (source and flags; not

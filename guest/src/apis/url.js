@@ -26,7 +26,6 @@
   const mapSet = uncurry(Map.prototype.set);
   const TypeErrorCtor = TypeError;
   const SymbolIterator = Symbol.iterator;
-  const SymbolToStringTag = Symbol.toStringTag;
   const IteratorPrototype = getPrototypeOf(getPrototypeOf([][SymbolIterator]()));
 
   // Setter numbers: `setter` in url.rs.

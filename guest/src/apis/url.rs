@@ -439,6 +439,17 @@ mod tests {
     }
 
     #[test]
+    fn the_functions_print_as_built_ins_do() {
+        assert_eq!(
+            eval(
+                r##"[String(URL), String(URLSearchParams.prototype.append), String(Object.getOwnPropertyDescriptor(URL.prototype, "href").get)]
+                     .map((text) => text.includes("[native code]") && !text.includes("#c"))"##
+            ),
+            "[true,true,true]"
+        );
+    }
+
+    #[test]
     fn brand_checks_throw_type_errors() {
         assert_eq!(
             eval(
