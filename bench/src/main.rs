@@ -169,6 +169,9 @@ fn main() -> Result<()> {
     let handlers_raw = handlers::measure_raw(&handlers_setup, HANDLERS_RAW_SAMPLES)?;
     drop(handlers_setup);
 
+    progress("10. Promise host calls and web APIs: Promise.all, TextEncoder, SHA-256");
+    let web = web::measure()?;
+
     progress("6. CLI start-up (cold runs compile the guest: several seconds each)");
     let cli_path = system::cli_path();
     let cli = if cli_path.exists() {
@@ -196,6 +199,7 @@ fn main() -> Result<()> {
         quota_cost,
         handlers,
         handlers_raw,
+        web,
         load_at_end: system::load_average(),
         total: started.elapsed(),
     };

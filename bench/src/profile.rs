@@ -20,7 +20,7 @@
 //! `perf report` names the guest's functions (`raw:NAME` variants). With
 //! `JSRUNTIME_BENCH_PRE_SCRIPT=SOURCE`, `raw` and `raw-no-pagemap` first run SOURCE a few
 //! times, so the trivial loop runs in slots an earlier, larger execution has used
-//! (e.g. `function f(n){return n ? f(n-1)+1 : 0}; f(3000)`; section 10 of BENCHMARKS.md
+//! (e.g. `function f(n){return n ? f(n-1)+1 : 0}; f(3000)`; section 11 of BENCHMARKS.md
 //! says why that matters).
 
 use std::time::Instant;

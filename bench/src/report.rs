@@ -163,6 +163,8 @@ pub struct Results {
     pub handlers: Handlers,
     /// Section 9: the same executions on the raw engine (the guest's share).
     pub handlers_raw: RawSplit,
+    /// Section 10: Promise host calls and the web APIs.
+    pub web: crate::web::Web,
     /// /proc/loadavg at the end.
     pub load_at_end: String,
     /// Wall time of the whole run.
@@ -278,6 +280,13 @@ impl Results {
                 met: Some(ratio <= target),
             });
         }
+        for (what, figure, met) in crate::web::targets(&self.web) {
+            targets.push(Target {
+                what,
+                figure,
+                met: Some(met),
+            });
+        }
         targets
     }
 
@@ -295,6 +304,7 @@ impl Results {
         self.write_timeouts(&mut out);
         self.write_tenants(&mut out);
         write_handlers(&mut out, &self.handlers, &self.handlers_raw);
+        out.push_str(&crate::web::markdown(&self.web));
         // What profiling found: prose kept beside the code, dated, not regenerated.
         out.push('\n');
         out.push_str(include_str!("../FINDINGS.md"));

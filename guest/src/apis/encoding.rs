@@ -26,13 +26,16 @@
 //! instance's snapshot. After a fatal error the bytes of that call are dropped, and a
 //! streaming decoder starts afresh.
 //!
-//! QuickJS strings may hold lone surrogates: QuickJS hands out their UTF-8 form with a
-//! lone surrogate as its own three-byte encoding (ED A0..BF xx, "WTF-8"). Replacing
-//! those by EF BF BD keeps every length, so encoding is one copy and an in-place fix.
-//! Large buffers are allocated from QuickJS's heap, so that they count against the run's
-//! heap limit and running out is QuickJS's out-of-memory error, not a trap.
+//! Encoding reads the string's characters where QuickJS keeps them (Latin-1 bytes or
+//! UTF-16 code units; a QuickJS patch hands them out, see `JSRUNTIME-PATCH.md`, 10),
+//! measures the UTF-8 length, and converts straight into the new `Uint8Array` with
+//! `encoding_rs` (the converter Firefox's `TextEncoder` uses; it replaces a lone
+//! surrogate by U+FFFD, which is the WebIDL `USVString` conversion, and its partial
+//! form is `encodeInto`'s semantics). Large buffers are allocated from QuickJS's heap,
+//! so that they count against the run's heap limit and running out is QuickJS's
+//! out-of-memory error, not a trap.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int, c_void};
 
 use rquickjs::object::Property;
 use rquickjs::{function::Func, qjs, Ctx, Error, Exception, IntoJs, Object, Result, Value};
@@ -45,6 +48,364 @@ pub const API: Api = Api {
     native: natives,
     js: Some(include_str!("encoding.js")),
 };
+
+extern "C" {
+    // Defined in the vendored quickjs.c (see vendor/rquickjs-sys/JSRUNTIME-PATCH.md, 10).
+    fn jsruntime_string_chars(
+        ctx: *mut qjs::JSContext,
+        value: qjs::JSValue,
+        chars: *mut *const c_void,
+        len: *mut u32,
+        wide: *mut c_int,
+    ) -> qjs::JSValue;
+}
+
+/// A string's characters as QuickJS stores them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Chars<'a> {
+    /// One byte per character, U+0000 to U+00FF.
+    Latin1(&'a [u8]),
+    /// UTF-16 code units, possibly with lone surrogates.
+    Utf16(&'a [u16]),
+}
+
+/// The characters of `ToString(value)`, borrowed from the string, which this holds.
+pub(crate) struct JsChars<'js> {
+    // Keeps the characters alive.
+    _string: Value<'js>,
+    chars: *const c_void,
+    len: usize,
+    wide: bool,
+}
+
+impl<'js> JsChars<'js> {
+    /// The characters of `value` (converted with ToString if it is not a string). A
+    /// conversion that throws, or running out of memory, is the pending exception.
+    pub(crate) fn of(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Self> {
+        let mut chars: *const c_void = std::ptr::null();
+        let mut len: u32 = 0;
+        let mut wide: c_int = 0;
+        // SAFETY: `value` belongs to `ctx`; on failure QuickJS leaves the exception
+        // pending and returns JS_EXCEPTION; otherwise a new reference, owned by `Value`.
+        let string = unsafe {
+            let raw = jsruntime_string_chars(
+                ctx.as_raw().as_ptr(),
+                value.as_raw(),
+                &mut chars,
+                &mut len,
+                &mut wide,
+            );
+            if qjs::JS_IsException(raw) {
+                return Err(Error::Exception);
+            }
+            Value::from_raw(ctx.clone(), raw)
+        };
+        // QuickJS keeps 16-bit characters 2-byte aligned (after its string header, or in
+        // a slice of such a string at an even byte offset); anything else would be a
+        // QuickJS change this code has not seen, so it is refused rather than misread.
+        let wide = wide != 0;
+        if chars.is_null() || (wide && !(chars as usize).is_multiple_of(2)) {
+            return Err(Exception::throw_internal(
+                ctx,
+                "TextEncoder: unexpected string layout",
+            ));
+        }
+        Ok(JsChars {
+            _string: string,
+            chars,
+            len: len as usize,
+            wide,
+        })
+    }
+
+    /// The characters.
+    pub(crate) fn chars(&self) -> Chars<'_> {
+        // SAFETY: QuickJS returned `len` characters at `chars` (checked non-null and,
+        // when wide, aligned), alive while `_string` is; strings are immutable.
+        unsafe {
+            if self.wide {
+                Chars::Utf16(std::slice::from_raw_parts(
+                    self.chars as *const u16,
+                    self.len,
+                ))
+            } else {
+                Chars::Latin1(std::slice::from_raw_parts(
+                    self.chars as *const u8,
+                    self.len,
+                ))
+            }
+        }
+    }
+}
+
+// Encoding works on a word of characters at a time, SWAR style (SIMD within a register):
+// four UTF-16 code units or eight Latin-1 bytes in a `u64`, tested and packed with
+// plain integer arithmetic. A loop step per character costs, in the sandbox, the fuel
+// and interruption checks wasmtime adds to every loop iteration; a step per word
+// amortizes them, and it needs no SIMD instructions, so it is the same code natively
+// (where the unit tests run it) and in the guest.
+
+/// Bit 15 of each 16-bit lane.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+const LANE_TOPS: u64 = 0x8000_8000_8000_8000;
+/// One in each 16-bit lane.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+const LANE_ONES: u64 = 0x0001_0001_0001_0001;
+/// Bit 7 of each byte.
+const BYTE_TOPS: u64 = 0x8080_8080_8080_8080;
+
+/// Four code units as one word, the first in the low lane.
+#[inline(always)]
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn load_units(units: &[u16; 4]) -> u64 {
+    u64::from(units[0])
+        | (u64::from(units[1]) << 16)
+        | (u64::from(units[2]) << 32)
+        | (u64::from(units[3]) << 48)
+}
+
+/// Bit 15 of each lane of `word` whose value is at least `limit` (1 to 0x8000). The
+/// sum cannot carry into the next lane: at most 0x7FFF + 0x7FFF.
+#[inline(always)]
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn lanes_at_least(word: u64, limit: u16) -> u64 {
+    let add = u64::from(0x8000 - limit) * LANE_ONES;
+    (((word & !LANE_TOPS) + add) | word) & LANE_TOPS
+}
+
+/// Characters per step of a length count: few enough that a 16-bit count of the bytes
+/// they add (at most two each) cannot overflow, so the loop over one block compiles to
+/// vector operations on 16-bit lanes (the guest is built with wasm SIMD).
+const COUNT_BLOCK: usize = 4096;
+
+/// The length in UTF-8 of Latin-1 text: one byte per character, two from U+0080 up.
+fn latin1_utf8_len(src: &[u8]) -> usize {
+    let mut len = src.len();
+    for block in src.chunks(COUNT_BLOCK) {
+        let mut high: u16 = 0;
+        for &b in block {
+            high += u16::from(b >> 7);
+        }
+        len += usize::from(high);
+    }
+    len
+}
+
+/// The length in UTF-8 of UTF-16 text, each lone surrogate counted as U+FFFD (three
+/// bytes), each valid pair as one four-byte character.
+fn utf16_utf8_len(src: &[u16]) -> usize {
+    // Per code unit: 1, +1 from U+0080, +1 from U+0800. A surrogate counts 3 that way;
+    // a lone one is U+FFFD (3 bytes) and a pair is 4 bytes, so each pair counts 2 less.
+    let mut len = src.len();
+    let mut surrogates = false;
+    for block in src.chunks(COUNT_BLOCK) {
+        let mut extra: u16 = 0;
+        let mut surrogate: u16 = 0;
+        for &c in block {
+            extra += u16::from(c >= 0x80) + u16::from(c >= 0x800);
+            surrogate |= u16::from(c & 0xF800 == 0xD800);
+        }
+        len += usize::from(extra);
+        surrogates |= surrogate != 0;
+    }
+    if surrogates {
+        let mut i = 0;
+        while i + 1 < src.len() {
+            if (0xD800..0xDC00).contains(&src[i]) && (0xDC00..0xE000).contains(&src[i + 1]) {
+                len -= 2;
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    len
+}
+
+/// Encodes the character at `src[i]` into `dst[o..]` if it fits: the code units read
+/// and the bytes written. A lone surrogate is U+FFFD.
+#[inline(always)]
+fn encode_one(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> Option<(usize, usize)> {
+    let c = u32::from(src[i]);
+    let (units, code) = match c {
+        0xD800..=0xDBFF => match src.get(i + 1).map(|&d| u32::from(d)) {
+            Some(d @ 0xDC00..=0xDFFF) => (2, 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00)),
+            _ => (1, 0xFFFD),
+        },
+        0xDC00..=0xDFFF => (1, 0xFFFD),
+        _ => (1, c),
+    };
+    let room = dst.len() - o;
+    let written = if code < 0x80 {
+        *dst.get_mut(o)? = code as u8;
+        1
+    } else if code < 0x800 {
+        if room < 2 {
+            return None;
+        }
+        dst[o] = 0xC0 | (code >> 6) as u8;
+        dst[o + 1] = 0x80 | (code & 0x3F) as u8;
+        2
+    } else if code < 0x10000 {
+        if room < 3 {
+            return None;
+        }
+        dst[o] = 0xE0 | (code >> 12) as u8;
+        dst[o + 1] = 0x80 | ((code >> 6) & 0x3F) as u8;
+        dst[o + 2] = 0x80 | (code & 0x3F) as u8;
+        3
+    } else {
+        if room < 4 {
+            return None;
+        }
+        dst[o] = 0xF0 | (code >> 18) as u8;
+        dst[o + 1] = 0x80 | ((code >> 12) & 0x3F) as u8;
+        dst[o + 2] = 0x80 | ((code >> 6) & 0x3F) as u8;
+        dst[o + 3] = 0x80 | (code & 0x3F) as u8;
+        4
+    };
+    Some((units, written))
+}
+
+/// Writes as much of UTF-16 `src` as fits in `dst` as UTF-8, whole characters only,
+/// lone surrogates as U+FFFD; returns the code units read and the bytes written.
+fn encode_utf16(src: &[u16], dst: &mut [u8]) -> (usize, usize) {
+    let (mut i, mut o) = (0, 0);
+    while i < src.len() {
+        // Eight units at a time while there is room for all of them at their widest
+        // (3 bytes each, and 4 for a pair that starts last): the ASCII run at `i`.
+        if i + 8 <= src.len() && o + 28 <= dst.len() {
+            let ascii = ascii_run(src, i, dst, o);
+            i += ascii;
+            o += ascii;
+            if ascii == 8 {
+                continue;
+            }
+        }
+        match encode_one(src, i, dst, o) {
+            Some((units, written)) => {
+                i += units;
+                o += written;
+            }
+            None => break,
+        }
+    }
+    (i, o)
+}
+
+/// Stores the eight units at `src[i..]` narrowed to bytes at `dst[o..]` (the caller
+/// checks there are eight of each) and returns how many of them, from the first, are
+/// ASCII: those bytes are their UTF-8. The bytes stored after them are garbage that
+/// the encoding of the units they stand for overwrites (each needs at least a byte, and
+/// the caller keeps room for all eight), so nothing past what is finally written
+/// changes (`encodeInto` says so). In the guest: wasm SIMD, one vector of eight units.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> usize {
+    use core::arch::wasm32::{
+        i16x8_bitmask, u16x8_ge, u16x8_splat, u8x16_narrow_i16x8, v128, v128_load,
+        v128_store64_lane,
+    };
+    let units = &src[i..i + 8];
+    let out = &mut dst[o..o + 8];
+    // SAFETY: `units` is 16 readable bytes and `out` 8 writable ones (both sliced just
+    // above); wasm loads and stores need no alignment.
+    unsafe {
+        let vector = v128_load(units.as_ptr() as *const v128);
+        let high = i16x8_bitmask(u16x8_ge(vector, u16x8_splat(0x80)));
+        // Units above 0x7FFF narrow to 0 and others above 0xFF to 0xFF: garbage either way.
+        v128_store64_lane::<0>(
+            u8x16_narrow_i16x8(vector, vector),
+            out.as_mut_ptr() as *mut u64,
+        );
+        high.trailing_zeros() as usize
+    }
+}
+
+/// [`ascii_run`] without SIMD (natively, where the unit tests run): two words of four
+/// units.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> usize {
+    let mut run = 0;
+    for half in 0..2 {
+        let mut units = [0; 4];
+        units.copy_from_slice(&src[i + 4 * half..i + 4 * half + 4]);
+        let word = load_units(&units);
+        let packed = ((word & 0xFF)
+            | ((word >> 8) & 0xFF00)
+            | ((word >> 16) & 0xFF_0000)
+            | ((word >> 24) & 0xFF00_0000)) as u32;
+        dst[o + 4 * half..o + 4 * half + 4].copy_from_slice(&packed.to_le_bytes());
+        let non_ascii = lanes_at_least(word, 0x80);
+        if run == 4 * half {
+            run += if non_ascii == 0 {
+                4
+            } else {
+                (non_ascii.trailing_zeros() / 16) as usize
+            };
+        }
+    }
+    run
+}
+
+/// Writes as much of Latin-1 `src` as fits in `dst` as UTF-8, whole characters only;
+/// returns the characters read and the bytes written.
+fn encode_latin1(src: &[u8], dst: &mut [u8]) -> (usize, usize) {
+    let (mut i, mut o) = (0, 0);
+    while i < src.len() {
+        // Eight characters need at most 16 bytes.
+        if i + 8 <= src.len() && o + 16 <= dst.len() {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(&src[i..i + 8]);
+            let high = u64::from_le_bytes(bytes) & BYTE_TOPS;
+            let ascii = if high == 0 {
+                8
+            } else {
+                (high.trailing_zeros() / 8) as usize
+            };
+            // As for UTF-16: the bytes past the ASCII ones are overwritten next.
+            dst[o..o + 8].copy_from_slice(&bytes);
+            i += ascii;
+            o += ascii;
+            if ascii == 8 {
+                continue;
+            }
+        }
+        let c = src[i];
+        if c < 0x80 {
+            let Some(slot) = dst.get_mut(o) else { break };
+            *slot = c;
+            o += 1;
+        } else {
+            if dst.len() - o < 2 {
+                break;
+            }
+            dst[o] = 0xC0 | (c >> 6);
+            dst[o + 1] = 0x80 | (c & 0x3F);
+            o += 2;
+        }
+        i += 1;
+    }
+    (i, o)
+}
+
+/// Writes as much of `chars` as fits in `dst` as UTF-8, whole characters only, lone
+/// surrogates as U+FFFD; returns the UTF-16 code units read and the bytes written.
+fn encode_chars(chars: Chars<'_>, dst: &mut [u8]) -> (usize, usize) {
+    match chars {
+        Chars::Latin1(src) => encode_latin1(src, dst),
+        Chars::Utf16(src) => encode_utf16(src, dst),
+    }
+}
+
+/// The UTF-8 length of `chars` (lone surrogates as U+FFFD).
+fn utf8_len(chars: Chars<'_>) -> usize {
+    match chars {
+        Chars::Latin1(src) => latin1_utf8_len(src),
+        Chars::Utf16(src) => utf16_utf8_len(src),
+    }
+}
 
 /// `{ encode, encodeInto, decode, isBuffer }` for `encoding.js`.
 fn natives<'js>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
@@ -193,62 +554,45 @@ pub(crate) fn new_string<'js>(ctx: &Ctx<'js>, utf8: &[u8]) -> Result<Value<'js>>
     }
 }
 
-/// Rewrites each lone surrogate of WTF-8 (ED A0..BF xx) as U+FFFD (EF BF BD), in place:
-/// the WebIDL `USVString` conversion, in UTF-8. ED can only be the first byte of a
-/// three-byte sequence, and a valid pair is one four-byte sequence, so this is exact.
-fn replace_lone_surrogates(bytes: &mut [u8]) {
-    if !bytes.contains(&0xED) {
-        return;
-    }
-    let mut i = 0;
-    while i + 2 < bytes.len() {
-        if bytes[i] == 0xED && bytes[i + 1] >= 0xA0 {
-            bytes[i..i + 3].copy_from_slice(&[0xEF, 0xBF, 0xBD]);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-}
-
 /// `encode(string)`: a new `Uint8Array` of the string's UTF-8, lone surrogates replaced.
 fn encode<'js>(ctx: Ctx<'js>, input: Value<'js>) -> Result<Value<'js>> {
-    let text = Wtf8::of(&ctx, &input)?;
-    let bytes = text.bytes();
+    let text = JsChars::of(&ctx, &input)?;
+    let chars = text.chars();
+    let len = utf8_len(chars);
     let raw_ctx = ctx.as_raw().as_ptr();
-    // SAFETY: QuickJS copies `bytes` into a new Uint8Array, owned by `Value`; its bytes
-    // are then borrowed while no JavaScript runs.
+    // SAFETY: QuickJS allocates a zeroed Uint8Array of `len` bytes (a null source is
+    // not read), owned by `Value`; its bytes are then borrowed while no JavaScript runs.
     unsafe {
-        let array = qjs::JS_NewUint8ArrayCopy(raw_ctx, bytes.as_ptr(), bytes.len() as _);
+        if let Chars::Latin1(src) = chars {
+            if len == src.len() {
+                // ASCII: the characters are the UTF-8.
+                let array = qjs::JS_NewUint8ArrayCopy(raw_ctx, src.as_ptr(), len as _);
+                if qjs::JS_IsException(array) {
+                    return Err(Error::Exception);
+                }
+                return Ok(Value::from_raw(ctx.clone(), array));
+            }
+        }
+        let array = qjs::JS_NewUint8ArrayCopy(raw_ctx, std::ptr::null(), len as _);
         if qjs::JS_IsException(array) {
             return Err(Error::Exception);
         }
         let array = Value::from_raw(ctx.clone(), array);
-        if bytes.contains(&0xED) {
-            let mut len: qjs::size_t = 0;
-            let data = qjs::JS_GetUint8Array(raw_ctx, &mut len, array.as_raw());
-            if data.is_null() {
-                return Err(Error::Exception);
-            }
-            replace_lone_surrogates(std::slice::from_raw_parts_mut(data, len as usize));
+        let mut size: qjs::size_t = 0;
+        let data = qjs::JS_GetUint8Array(raw_ctx, &mut size, array.as_raw());
+        if data.is_null() {
+            return Err(Error::Exception);
+        }
+        let dst = std::slice::from_raw_parts_mut(data, size as usize);
+        let (_, written) = encode_chars(chars, dst);
+        if written != len {
+            return Err(Exception::throw_internal(
+                &ctx,
+                "TextEncoder: the UTF-8 length was miscounted",
+            ));
         }
         Ok(array)
     }
-}
-
-/// How much of `source` (WTF-8) fits in `room` bytes without splitting a character:
-/// the byte count, and the UTF-16 code units it encodes.
-fn fitting_prefix(source: &[u8], room: usize) -> (usize, usize) {
-    let mut end = source.len().min(room);
-    // Back up to the start of a character: continuation bytes are 80..BF.
-    while end < source.len() && end > 0 && (source[end] as i8) < -64 {
-        end -= 1;
-    }
-    let prefix = &source[..end];
-    // One code unit per character, two for one of four bytes (lead byte F0..F4).
-    let characters = prefix.iter().filter(|&&b| (b as i8) >= -64).count();
-    let astral = prefix.iter().filter(|&&b| b >= 0xF0).count();
-    (end, characters + astral)
 }
 
 /// `encodeInto(string, destination)`: writes as many whole characters as fit into the
@@ -258,7 +602,7 @@ fn encode_into<'js>(
     source: Value<'js>,
     destination: Value<'js>,
 ) -> Result<Object<'js>> {
-    let text = Wtf8::of(&ctx, &source)?;
+    let text = JsChars::of(&ctx, &source)?;
     let raw_ctx = ctx.as_raw().as_ptr();
     // SAFETY: a type query on a live value.
     let kind = unsafe { qjs::JS_GetTypedArrayType(destination.as_raw()) };
@@ -272,20 +616,17 @@ fn encode_into<'js>(
     // SAFETY: `destination` is a Uint8Array; its bytes are borrowed while no JavaScript
     // runs. A detached or out-of-bounds one gives null and an exception, which is taken
     // back: it has no room, so nothing is written.
-    let written_and_read = unsafe {
+    let read_and_written = unsafe {
         let data = qjs::JS_GetUint8Array(raw_ctx, &mut len, destination.as_raw());
         if data.is_null() {
             let _ = ctx.catch();
             (0, 0)
         } else {
             let destination = std::slice::from_raw_parts_mut(data, len as usize);
-            let (end, units) = fitting_prefix(text.bytes(), destination.len());
-            destination[..end].copy_from_slice(&text.bytes()[..end]);
-            replace_lone_surrogates(&mut destination[..end]);
-            (end, units)
+            encode_chars(text.chars(), destination)
         }
     };
-    let (written, read) = written_and_read;
+    let (read, written) = read_and_written;
     let result = Object::new(ctx.clone())?;
     // Data properties defined, not set: a setter on Object.prototype is not called.
     result.prop(
@@ -642,7 +983,7 @@ fn decode<'js>(
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_utf8, fitting_prefix, replace_lone_surrogates, DecoderState};
+    use super::{decode_utf8, encode_chars, latin1_utf8_len, utf16_utf8_len, Chars, DecoderState};
     use crate::engine::Failure;
     use crate::testing::{run, run_ok, run_with, Fake, LIMITS};
 
@@ -892,17 +1233,84 @@ mod tests {
     }
 
     #[test]
-    fn surrogates_and_prefixes_natively() {
-        let mut bytes = b"a\xed\xa0\x80b\xed\xbf\xbf\xed\x9f\xbf".to_vec();
-        replace_lone_surrogates(&mut bytes);
-        assert_eq!(bytes, b"a\xef\xbf\xbdb\xef\xbf\xbd\xed\x9f\xbf");
-        let text = "a€😀".as_bytes();
-        assert_eq!(fitting_prefix(text, 0), (0, 0));
-        assert_eq!(fitting_prefix(text, 3), (1, 1));
-        assert_eq!(fitting_prefix(text, 4), (4, 2));
-        assert_eq!(fitting_prefix(text, 7), (4, 2));
-        assert_eq!(fitting_prefix(text, 8), (8, 4));
-        assert_eq!(fitting_prefix(text, 100), (8, 4));
+    fn utf8_lengths_and_partial_encoding_natively() {
+        // Around every word boundary: ASCII, two- and three-byte characters, pairs,
+        // pairs cut by a block edge, lone surrogates of both kinds and at both ends.
+        let pieces: [&[u16]; 8] = [
+            &[0x61],
+            &[0xE9],
+            &[0x20AC],
+            &[0xD83D, 0xDE00],
+            &[0xD800],
+            &[0xDC00],
+            &[0x7F, 0x80, 0x7FF, 0x800, 0xFFFF],
+            &[0xDBFF, 0xDFFF],
+        ];
+        for (n, first) in pieces.iter().enumerate() {
+            for second in pieces.iter() {
+                for pad in 0..40 {
+                    let mut units: Vec<u16> = vec![0x62; pad];
+                    units.extend_from_slice(first);
+                    units.extend_from_slice(second);
+                    units.extend(std::iter::repeat_n(0x63, n));
+                    let expected = String::from_utf16_lossy(&units);
+                    assert_eq!(utf16_utf8_len(&units), expected.len(), "{units:x?}");
+                    let mut out = vec![0; expected.len()];
+                    let written = encode_chars(Chars::Utf16(&units), &mut out);
+                    assert_eq!(written, (units.len(), expected.len()));
+                    assert_eq!(out, expected.as_bytes());
+                    // With less room, whole characters only, and what was read encodes
+                    // exactly what was written.
+                    // Nothing past what was written changes.
+                    for cut in [1, 2, 3, 5, 17] {
+                        let mut short = vec![0xAA; expected.len().saturating_sub(cut)];
+                        let (read, written) = encode_chars(Chars::Utf16(&units), &mut short);
+                        let prefix = String::from_utf16_lossy(&units[..read]);
+                        assert_eq!(&short[..written], prefix.as_bytes(), "{units:x?}");
+                        assert!(short[written..].iter().all(|&b| b == 0xAA), "{units:x?}");
+                        assert!(expected.len() - written < 4 + cut, "{units:x?}");
+                    }
+                }
+            }
+        }
+        let latin1: Vec<u8> = (0..=255u8).cycle().take(3 * 256 + 5).collect();
+        let expected: String = latin1.iter().map(|&b| char::from(b)).collect();
+        assert_eq!(latin1_utf8_len(&latin1), expected.len());
+        let mut out = vec![0; expected.len()];
+        assert_eq!(
+            encode_chars(Chars::Latin1(&latin1), &mut out),
+            (latin1.len(), expected.len())
+        );
+        assert_eq!(out, expected.as_bytes());
+        for cut in 1..20 {
+            let mut short = vec![0xAA; expected.len() - cut];
+            let (read, written) = encode_chars(Chars::Latin1(&latin1), &mut short);
+            let prefix: String = latin1[..read].iter().map(|&b| char::from(b)).collect();
+            assert_eq!(&short[..written], prefix.as_bytes());
+            assert!(short[written..].iter().all(|&b| b == 0xAA));
+        }
+        assert_eq!(utf16_utf8_len(&[]), 0);
+        assert_eq!(latin1_utf8_len(&[]), 0);
+    }
+
+    #[test]
+    fn encode_reads_ropes_slices_and_latin1_strings() {
+        let result = js(r#"const e = new TextEncoder();
+               const hex = (a) => Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
+               let rope = "";
+               for (let i = 0; i < 2000; i++) rope += i % 7 ? "a" : "é€";
+               const slice = ("x".repeat(100) + "é😀y".repeat(100)).slice(101, 110);
+               const latin = "é".repeat(40);
+               const d = new TextDecoder();
+               [d.decode(e.encode(rope)) === rope, e.encode(rope).length, hex(e.encode(slice)),
+                e.encode(latin).length, d.decode(e.encode(latin)) === latin,
+                e.encodeInto(rope, new Uint8Array(10)).read, e.encodeInto(latin, new Uint8Array(5)).written]"#);
+        // 286 of the 2000 pieces are "é€" (5 bytes), the rest "a"; the slice ends in the
+        // first half of a pair, a lone surrogate; ten bytes of the rope are "é€aaaaa".
+        assert_eq!(
+            result,
+            r#"[true,3144,"f09f988079c3a9f09f988079c3a9efbfbd",80,true,7,4]"#
+        );
     }
 
     /// `cargo test --release ... encoding::tests::speed -- --ignored --nocapture`:

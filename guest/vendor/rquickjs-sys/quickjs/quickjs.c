@@ -4628,6 +4628,26 @@ static void js_free_cstring(JSRuntime *rt, const void *ptr)
     JS_FreeValueRT(rt, JS_MKPTR(JS_TAG_STRING, (JSString *)ptr - 1));
 }
 
+/* jsruntime (JSRUNTIME-PATCH.md, 10): ToString(val) and where its characters are, so
+   the guest encodes a string to UTF-8 straight from them instead of through the UTF-8
+   copy JS_ToCStringLen2 makes. Returns a new reference to a flat string (a rope is
+   linearized), which keeps the characters alive, or JS_EXCEPTION. `*chars` is `*len`
+   bytes of Latin-1 when `*wide` is 0, `*len` UTF-16 code units when it is 1. */
+JSValue jsruntime_string_chars(JSContext *ctx, JSValueConst val, const void **chars,
+                               uint32_t *len, int *wide)
+{
+    JSValue str = JS_ToString(ctx, val);
+    JSString *p;
+
+    if (JS_IsException(str))
+        return str;
+    p = JS_VALUE_GET_STRING(str);
+    *chars = strv(p);
+    *len = p->len;
+    *wide = p->is_wide_char;
+    return str;
+}
+
 void JS_FreeCString(JSContext *ctx, const char *ptr)
 {
     return js_free_cstring(ctx->rt, ptr);
