@@ -7,7 +7,8 @@ use std::rc::Rc;
 use crate::engine::{Engine, Failure, RunLimits};
 use crate::modules::{ImportRequest, LoadError, ModuleBody, ModuleDef, ModuleKind};
 use crate::services::{
-    self, CallError, CallStyle, Completion, Function, LogLevel, Services, Tenant, User,
+    self, CallError, CallStyle, Completion, Function, HashAlgorithm, LogLevel, Services, Tenant,
+    User,
 };
 use crate::value::ErrorInfo;
 
@@ -117,6 +118,16 @@ impl Services for ImportedServices {
                 wit_modules::LoadError::NotFound(message) => LoadError::NotFound(message),
                 wit_modules::LoadError::Failed(message) => LoadError::Failed(message),
             })
+    }
+
+    fn digest(&self, algorithm: HashAlgorithm, data: &[u8]) -> Vec<u8> {
+        let algorithm = match algorithm {
+            HashAlgorithm::Sha1 => wit_host::HashAlgorithm::Sha1,
+            HashAlgorithm::Sha256 => wit_host::HashAlgorithm::Sha256,
+            HashAlgorithm::Sha384 => wit_host::HashAlgorithm::Sha384,
+            HashAlgorithm::Sha512 => wit_host::HashAlgorithm::Sha512,
+        };
+        wit_host::digest(algorithm, data)
     }
 
     fn random_seed(&self) -> u64 {

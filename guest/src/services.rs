@@ -7,6 +7,19 @@ use std::rc::Rc;
 
 use crate::modules::{LoadError, ModuleDef, ModuleKind};
 
+/// A hash function [`Services::digest`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgorithm {
+    /// SHA-1.
+    Sha1,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
 /// Severity of a `console.*` record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -106,6 +119,9 @@ pub trait Services {
     fn deadline_ms(&self) -> Option<i64>;
     /// A fresh random seed for `Math.random`.
     fn random_seed(&self) -> u64;
+    /// The digest of `data`, computed by the host (which has the CPU's SHA
+    /// instructions); the host charges the run fuel for it.
+    fn digest(&self, algorithm: HashAlgorithm, data: &[u8]) -> Vec<u8>;
     /// The module `specifier` names, imported by `importer`, for a dynamic `import()` the
     /// host did not link before the run.
     fn load_module(

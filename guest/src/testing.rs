@@ -7,7 +7,8 @@ use std::rc::Rc;
 use crate::engine::{Engine, Failure, RunLimits};
 use crate::modules::{LoadError, ModuleBody, ModuleDef, ModuleKind};
 use crate::services::{
-    self, CallError, CallStyle, Completion, Function, LogLevel, Services, Tenant, User,
+    self, CallError, CallStyle, Completion, Function, HashAlgorithm, LogLevel, Services, Tenant,
+    User,
 };
 
 /// What a run sees of the host: fixed answers, and a record of what the script sent
@@ -52,6 +53,8 @@ pub struct Records {
     next_call: std::cell::Cell<u32>,
     /// The timeouts of the waits that timed out.
     waits: RefCell<Vec<Option<std::time::Duration>>>,
+    /// The digests asked of the host.
+    digests: std::cell::Cell<u32>,
 }
 
 impl Default for Fake {
@@ -82,6 +85,11 @@ impl Fake {
     /// The host calls so far, blocking or started: name and arguments' JSON.
     pub fn calls(&self) -> Vec<(String, String)> {
         self.records.calls.borrow().clone()
+    }
+
+    /// How many digests the run asked the host for.
+    pub fn digests(&self) -> u32 {
+        self.records.digests.get()
     }
 
     /// The timeouts of the waits that ended with no call's completion, in order.
@@ -183,6 +191,12 @@ impl Services for Fake {
 
     fn random_seed(&self) -> u64 {
         self.seed
+    }
+
+    fn digest(&self, algorithm: HashAlgorithm, data: &[u8]) -> Vec<u8> {
+        // What the host computes, computed here (natively) with the guest's own crates.
+        self.records.digests.set(self.records.digests.get() + 1);
+        crate::apis::crypto::digest_locally(algorithm, data)
     }
 
     fn load_module(

@@ -138,3 +138,42 @@ async fn atomics_is_there_and_cannot_block() {
     .fuel(10_000_000);
     expect_kind(run_request(&rt, request).await, ErrorKind::OutOfFuel);
 }
+
+// `crypto.subtle.digest` is computed on the host (`host.digest`), which charges the
+// execution the fuel the guest's own hash would have used: a fuel budget still bounds
+// a script that hashes, whether it hashes once or in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_on_the_host_is_charged_to_the_fuel_budget() {
+    let rt = runtime();
+    let hash_once = |mib: usize| {
+        format!(
+            r#"crypto.subtle.digest("SHA-256", new Uint8Array({mib} << 20)).then((d) => d.byteLength)"#
+        )
+    };
+    let small = rt
+        .execute(&ExecRequest::source(hash_once(0)))
+        .await
+        .expect("an empty digest runs");
+    let big = rt
+        .execute(&ExecRequest::source(hash_once(4)))
+        .await
+        .expect("a 4 MiB digest runs");
+    assert_eq!(big.value, json!(32));
+    // 76 fuel a byte for SHA-256 (jsruntime_wasm::digest): 4 MiB is about 319 million.
+    let charged = big.stats.fuel_used - small.stats.fuel_used;
+    assert!(
+        (300_000_000..400_000_000).contains(&charged),
+        "a 4 MiB digest was charged {charged} fuel"
+    );
+    // A budget that cannot pay for it: out of fuel, whether the digest is the last
+    // thing the script does or one of a loop.
+    let request = ExecRequest::source(hash_once(4)).fuel(100_000_000);
+    expect_kind(run_request(&rt, request).await, ErrorKind::OutOfFuel);
+    let request = ExecRequest::source(
+        r#"(async () => { const data = new Uint8Array(1 << 20);
+             for (;;) await crypto.subtle.digest("SHA-512", data); })()"#,
+    )
+    .fuel(1_000_000_000)
+    .timeout(std::time::Duration::from_secs(20));
+    expect_kind(run_request(&rt, request).await, ErrorKind::OutOfFuel);
+}

@@ -272,13 +272,22 @@ fn encode_one(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> Option<(usize,
 fn encode_utf16(src: &[u16], dst: &mut [u8]) -> (usize, usize) {
     let (mut i, mut o) = (0, 0);
     while i < src.len() {
-        // Eight units at a time while there is room for all of them at their widest
-        // (3 bytes each, and 4 for a pair that starts last): the ASCII run at `i`.
-        if i + 8 <= src.len() && o + 28 <= dst.len() {
+        // Eight units at a time while ten follow and there is room for all of them at
+        // their widest (3 bytes each, 4 for a pair that starts last): the ASCII run at
+        // `i`, then the character after it if it is neither ASCII nor a surrogate.
+        if i + 10 <= src.len() && o + 32 <= dst.len() {
             let ascii = ascii_run(src, i, dst, o);
             i += ascii;
             o += ascii;
             if ascii == 8 {
+                continue;
+            }
+            let unit = src[i];
+            if !(0xD800..0xE000).contains(&unit) {
+                // Four bytes stored, one to two of them garbage: the two units after it
+                // (in the ten, with room) overwrite them.
+                o += encode_bmp(unit, &mut dst[o..o + 4]);
+                i += 1;
                 continue;
             }
         }
@@ -291,6 +300,18 @@ fn encode_utf16(src: &[u16], dst: &mut [u8]) -> (usize, usize) {
         }
     }
     (i, o)
+}
+
+/// Encodes `c`, which is neither ASCII nor a surrogate, into the first two or three
+/// bytes of `out` without a branch, storing all four; returns its width.
+#[inline(always)]
+fn encode_bmp(c: u16, out: &mut [u8]) -> usize {
+    let c = u32::from(c);
+    let two = 0x80C0 | (c >> 6) | ((c & 0x3F) << 8);
+    let three = 0x80_80E0 | (c >> 12) | (((c >> 6) & 0x3F) << 8) | ((c & 0x3F) << 16);
+    let (bytes, width) = if c < 0x800 { (two, 2) } else { (three, 3) };
+    out[..4].copy_from_slice(&bytes.to_le_bytes());
+    width
 }
 
 /// Stores the eight units at `src[i..]` narrowed to bytes at `dst[o..]` (the caller
