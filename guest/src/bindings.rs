@@ -18,7 +18,9 @@ wit_bindgen::generate!({
 });
 
 use exports::jsruntime::sandbox::engine as wit_engine;
-use jsruntime::sandbox::{context as wit_context, host as wit_host, modules as wit_modules};
+use jsruntime::sandbox::{
+    context as wit_context, crypto as wit_crypto, host as wit_host, modules as wit_modules,
+};
 
 thread_local! {
     /// Created by `wizer-initialize` at build time and captured in the snapshot; created
@@ -122,12 +124,12 @@ impl Services for ImportedServices {
 
     fn digest(&self, algorithm: HashAlgorithm, data: &[u8]) -> Vec<u8> {
         let algorithm = match algorithm {
-            HashAlgorithm::Sha1 => wit_host::HashAlgorithm::Sha1,
-            HashAlgorithm::Sha256 => wit_host::HashAlgorithm::Sha256,
-            HashAlgorithm::Sha384 => wit_host::HashAlgorithm::Sha384,
-            HashAlgorithm::Sha512 => wit_host::HashAlgorithm::Sha512,
+            HashAlgorithm::Sha1 => wit_crypto::HashAlgorithm::Sha1,
+            HashAlgorithm::Sha256 => wit_crypto::HashAlgorithm::Sha256,
+            HashAlgorithm::Sha384 => wit_crypto::HashAlgorithm::Sha384,
+            HashAlgorithm::Sha512 => wit_crypto::HashAlgorithm::Sha512,
         };
-        wit_host::digest(algorithm, data)
+        wit_crypto::digest(algorithm, data)
     }
 
     fn random_seed(&self) -> u64 {

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use jsruntime_wasm::bindings::{Sandbox, SandboxPre};
+use jsruntime_wasm::bindings::jsruntime::sandbox as wit;
+use jsruntime_wasm::bindings::SandboxPre;
 use jsruntime_wasm::{EngineOptions, EPOCH_TICK};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::Engine;
@@ -34,7 +35,12 @@ impl WasmEngine {
         let mut linker = Linker::<ExecState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(SetupError::wasmtime("linking WASI"))?;
-        Sandbox::add_to_linker::<_, HasSelf<ExecState>>(&mut linker, |state| state)
+        // Interface by interface: `crypto` is linked by hand (its import charges fuel,
+        // which needs the store; see `instance::crypto`).
+        wit::context::add_to_linker::<_, HasSelf<ExecState>>(&mut linker, |state| state)
+            .and_then(|()| wit::host::add_to_linker::<_, HasSelf<ExecState>>(&mut linker, |s| s))
+            .and_then(|()| wit::modules::add_to_linker::<_, HasSelf<ExecState>>(&mut linker, |s| s))
+            .and_then(|()| crate::instance::crypto::add_to_linker(&mut linker))
             .map_err(SetupError::wasmtime("linking the guest's imports"))?;
         let instance_pre = linker
             .instantiate_pre(&component)

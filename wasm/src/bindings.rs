@@ -75,14 +75,6 @@ impl jsruntime::sandbox::host::Host for NoTenant {
         // programs run no timers.
         Ok(None)
     }
-    fn digest(
-        &mut self,
-        algorithm: jsruntime::sandbox::host::HashAlgorithm,
-        data: Vec<u8>,
-    ) -> wasmtime::Result<Vec<u8>> {
-        // These programs charge no fuel for it: they set no budget a script could exceed.
-        Ok(crate::digest::digest(algorithm, &data))
-    }
     async fn call(
         &mut self,
         _name: String,
@@ -104,5 +96,16 @@ impl jsruntime::sandbox::modules::Host for NoTenant {
         Ok(Err(jsruntime::sandbox::modules::LoadError::NotFound(
             format!("cannot import {specifier:?} from {importer:?}: no modules here"),
         )))
+    }
+}
+
+impl jsruntime::sandbox::crypto::Host for NoTenant {
+    fn digest(
+        &mut self,
+        algorithm: jsruntime::sandbox::crypto::HashAlgorithm,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Vec<u8>> {
+        // These programs charge no fuel for it: they set no budget a script could exceed.
+        Ok(crate::digest::digest(algorithm, &data))
     }
 }

@@ -1,4 +1,4 @@
-//! `host.digest`: the hashes `crypto.subtle.digest` asks the host for, and what each
+//! `crypto.digest`: the hashes `crypto.subtle.digest` asks the host for, and what each
 //! costs the execution in fuel.
 //!
 //! The host hashes with the CPU's SHA instructions where it has them (the `sha1` and
@@ -11,12 +11,12 @@
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::bindings::jsruntime::sandbox::host::HashAlgorithm;
+use crate::bindings::jsruntime::sandbox::crypto::HashAlgorithm;
 
 /// The digest of `data` by `algorithm`.
 ///
 /// ```
-/// use jsruntime_wasm::bindings::jsruntime::sandbox::host::HashAlgorithm;
+/// use jsruntime_wasm::bindings::jsruntime::sandbox::crypto::HashAlgorithm;
 /// let hash = jsruntime_wasm::digest::digest(HashAlgorithm::Sha256, b"abc");
 /// assert_eq!(hash[..4], [0xba, 0x78, 0x16, 0xbf]);
 /// ```

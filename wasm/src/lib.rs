@@ -10,7 +10,7 @@
 //! - [`bindings`]: the Rust side of `wit/sandbox.wit` (imports `context` and `host`,
 //!   exports `engine`), generated once with the host's options: `host.call` is async,
 //!   every import can trap, every export is async.
-//! - [`digest`]: the hashes behind `host.digest` and the fuel each costs an execution.
+//! - [`digest`]: the hashes behind `crypto.digest` and the fuel each costs an execution.
 //! - [`engine_config`]: the wasmtime [`Config`](wasmtime::Config) the library runs with,
 //!   with [`EngineOptions`] for the mechanisms the benchmarks turn on and off.
 //!

@@ -132,23 +132,6 @@ impl wit_host::Host for ExecState {
             .collect())
     }
 
-    fn digest(
-        &mut self,
-        algorithm: wit_host::HashAlgorithm,
-        data: Vec<u8>,
-    ) -> wasmtime::Result<Vec<u8>> {
-        // Charged as if the guest had hashed the bytes (see `jsruntime_wasm::digest`),
-        // at the next epoch tick; a debt past the whole budget ends the execution now,
-        // before the host does the work.
-        self.fuel_debt = self
-            .fuel_debt
-            .saturating_add(jsruntime_wasm::digest::fuel(algorithm, data.len()));
-        if self.fuel_debt > self.limits.fuel {
-            return Err(wasmtime::Error::new(wasmtime::Trap::OutOfFuel));
-        }
-        Ok(jsruntime_wasm::digest::digest(algorithm, &data))
-    }
-
     fn start_call(
         &mut self,
         name: String,

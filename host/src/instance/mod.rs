@@ -7,6 +7,7 @@
 //! [`run`](Instance::run), and [`finish`](Instance::finish) (logs and usage). Nothing
 //! outside this module reaches into the store.
 
+pub(crate) mod crypto;
 mod imports;
 mod state;
 
@@ -18,7 +19,7 @@ use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
 use jsruntime_wasm::bindings::jsruntime::sandbox::modules as wit_modules;
 use jsruntime_wasm::bindings::{Sandbox, SandboxPre};
 use tokio_util::sync::CancellationToken;
-use wasmtime::{AsContextMut, Store, UpdateDeadline};
+use wasmtime::{Store, UpdateDeadline};
 
 use crate::cache::{Compiled, Import};
 use crate::error::ExecError;
@@ -80,13 +81,10 @@ impl Instance {
         let mut store = Store::new(pre.engine(), ExecState::idle(host_fns, shutdown));
         store.limiter(|state| &mut state.limiter);
         store.set_fuel(INSTANTIATION_FUEL)?;
-        store.epoch_deadline_callback(|mut context| {
-            if let Some(interrupt) = context.data().interrupt() {
-                return Err(wasmtime::Error::new(interrupt));
-            }
-            pay_fuel_debt(&mut context)?;
+        store.epoch_deadline_callback(|context| match context.data().interrupt() {
+            Some(interrupt) => Err(wasmtime::Error::new(interrupt)),
             // Yield every tick: the executor gets control back each millisecond.
-            Ok(UpdateDeadline::Yield(1))
+            None => Ok(UpdateDeadline::Yield(1)),
         });
         store.set_epoch_deadline(1);
         let bindings = pre.instantiate_async(&mut store).await?;
@@ -223,10 +221,7 @@ impl Instance {
 
     /// What the execution used, and its logs (taken: a second call finds none).
     pub(crate) fn finish(&mut self) -> Usage {
-        // Fuel still owed for the host's work (an execution that ended some other way
-        // right after a digest) counts as used, up to what was left.
-        let debt = std::mem::take(&mut self.store.data_mut().fuel_debt);
-        let fuel_left = self.store.get_fuel().unwrap_or(0).saturating_sub(debt);
+        let fuel_left = self.store.get_fuel().unwrap_or(0);
         let state = self.store.data_mut();
         Usage {
             logs: state.take_logs(),
@@ -237,37 +232,14 @@ impl Instance {
     }
 
     fn classify<T>(
-        &mut self,
+        &self,
         result: wasmtime::Result<Result<T, failure::GuestFailure>>,
     ) -> Result<T, ExecError> {
-        // The host's work since the last tick is paid for before the outcome stands: a
-        // run that ends owing more fuel than it has left ran out of fuel.
-        // (One that failed already keeps its reason; `finish` counts the debt.)
-        let result = match result {
-            Ok(value) => pay_fuel_debt(&mut self.store.as_context_mut()).map(|()| value),
-            failed => failed,
-        };
         let state = self.store.data();
         result
             .map_err(|error| failure::from_trap(error, state.limiter.refused, &state.limits))?
             .map_err(|failure| failure::from_failure(failure, &state.limits))
     }
-}
-
-/// Takes the fuel the host's work has cost the execution since the last tick (see
-/// `ExecState::fuel_debt`) from the store; an execution that cannot pay is out of fuel,
-/// as it would have been had the guest done the work itself.
-fn pay_fuel_debt(context: &mut wasmtime::StoreContextMut<'_, ExecState>) -> wasmtime::Result<()> {
-    let debt = std::mem::take(&mut context.data_mut().fuel_debt);
-    if debt == 0 {
-        return Ok(());
-    }
-    let left = context.get_fuel()?;
-    if left < debt {
-        context.set_fuel(0)?;
-        return Err(wasmtime::Error::new(wasmtime::Trap::OutOfFuel));
-    }
-    context.set_fuel(left - debt)
 }
 
 /// The host's name of a WIT module kind.

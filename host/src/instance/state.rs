@@ -140,10 +140,6 @@ pub(crate) struct ExecState {
     pub(crate) shutdown: CancellationToken,
     pub(crate) logs: LogSink,
     pub(crate) host_calls: u32,
-    /// Fuel the host's own work for the guest cost (`host.digest`), not yet taken from
-    /// the store: an import cannot reach the store's fuel, so the epoch callback takes
-    /// it at the next tick, and [`finish`](super::Instance::finish) whatever is left.
-    pub(crate) fuel_debt: u64,
     pub(crate) host_fns: Arc<HostFns>,
     pub(crate) host_caller: HostCaller,
     /// The execution's Promise host calls.
@@ -178,7 +174,6 @@ impl ExecState {
             shutdown,
             logs: LogSink::new(0),
             host_calls: 0,
-            fuel_debt: 0,
             host_fns,
             host_caller: HostCaller::detached(),
             promise_calls: PromiseCalls::new(1, false),
@@ -204,7 +199,6 @@ impl ExecState {
         self.cancel = cancel;
         self.logs = LogSink::new(limits.log_bytes);
         self.host_calls = 0;
-        self.fuel_debt = 0;
         self.host_caller = host_caller;
         self.promise_calls = PromiseCalls::new(limits.calls_in_flight, deterministic.is_some());
         self.virtual_clock = deterministic.map(|seed| {
