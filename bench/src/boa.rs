@@ -13,6 +13,7 @@ use anyhow::Result;
 
 /// Strict mode, as the guest and the native baseline evaluate every script. A directive
 /// prologue leaves the script's completion value as it is.
+#[cfg(feature = "boa")]
 const STRICT_PROLOGUE: &str = "'use strict';\n";
 
 /// Whether this build has Boa (the `boa` feature).
