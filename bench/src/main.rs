@@ -19,12 +19,18 @@
 //! 9. handlers and modules (issue 12): a 1 KiB input, a graph of 20 modules, a 100 KiB
 //!    input, each against its baseline, and the guest's share of each.
 //!
-//! Modules: [`workloads`] (the scripts), [`native`] (the baseline), [`sandboxed`] (the
+//! With the `boa` feature (`make bench` turns it on), sections 1 and 3 also run every
+//! script in Boa, the pure-Rust engine, with a fresh context per execution like native
+//! QuickJS's "fresh" column; the peers table puts the three side by side.
+//!
+//! Modules: [`workloads`] (the scripts), [`native`] (the baseline), [`boa`] (the pure-Rust
+//! peer), [`sandboxed`] (the
 //! public API), [`raw_engine`] (a plain wasmtime engine around the same guest),
 //! [`system`] (machine, `/proc`, the CLI child process), [`stats`], [`report`], and
 //! [`profile`] (`jsruntime-bench profile VARIANT N`: one kind of execution in a loop,
 //! to attach a profiler to).
 
+mod boa;
 mod handlers;
 mod native;
 mod profile;
@@ -44,7 +50,9 @@ use anyhow::{bail, Context as _, Result};
 use jsruntime::ExecRequest;
 
 use raw_engine::{Phases, RawEngine, RawOptions};
-use report::{Bundle, CpuRow, Memory, PhaseStats, Results, Split, Timeouts, Trivial};
+use report::{
+    Bundle, CpuRow, Memory, PeersTrivial, PhaseStats, Results, Split, TimeoutRow, Timeouts, Trivial,
+};
 use sandboxed::{workload_request, Api};
 use stats::Summary;
 use system::{Machine, MemoryReading};
@@ -53,6 +61,9 @@ use workloads::Workload;
 /// Iteration counts, chosen to keep the whole run to a few minutes on two cores.
 const TRIVIAL_WARMUP: usize = 2_000;
 const TRIVIAL_SAMPLES: usize = 20_000;
+/// `1+1` in a fresh native QuickJS runtime, and in a fresh Boa context, for the peers
+/// table: fewer than the sandbox's, because a fresh Boa context costs milliseconds.
+const PEER_TRIVIAL_SAMPLES: usize = 2_000;
 const THROUGHPUT_WINDOW: Duration = Duration::from_secs(3);
 const SPLIT_SAMPLES: usize = 1_200;
 const PHASE_SAMPLES: usize = 5_000;
@@ -130,6 +141,9 @@ fn main() -> Result<()> {
         window: THROUGHPUT_WINDOW,
     };
 
+    progress("1. peers: `1+1` in a fresh native QuickJS runtime and a fresh Boa context");
+    let peers_trivial = measure_peers_trivial(PEER_TRIVIAL_SAMPLES)?;
+
     progress("2. split of one trivial execution");
     let split = measure_split(&api)?;
 
@@ -145,15 +159,32 @@ fn main() -> Result<()> {
     let memory = measure_memory(&api)?;
 
     progress("7. timeout and cancellation precision");
+    let mut timeout_rows = Vec::new();
+    for (what, source) in [
+        ("`while (true) {}`", sandboxed::SPIN),
+        ("24 MiB `copyWithin` in a loop", sandboxed::SPIN_BULK_MEMORY),
+        ("waiting on a timer (host wait)", sandboxed::WAIT_ON_HOST),
+    ] {
+        timeout_rows.push(TimeoutRow {
+            what,
+            overshoot: Summary::of(sandboxed::timeout_overshoot(
+                &api,
+                TIMEOUT_RUNS,
+                TIMEOUT,
+                source,
+            )?),
+            cancel: Summary::of(sandboxed::cancellation_latency(
+                &api,
+                TIMEOUT_RUNS,
+                CANCEL_AFTER,
+                source,
+            )?),
+        });
+    }
     let timeouts = Timeouts {
         timeout: TIMEOUT,
-        overshoot: Summary::of(sandboxed::timeout_overshoot(&api, TIMEOUT_RUNS, TIMEOUT)?),
         cancel_after: CANCEL_AFTER,
-        cancel: Summary::of(sandboxed::cancellation_latency(
-            &api,
-            TIMEOUT_RUNS,
-            CANCEL_AFTER,
-        )?),
+        rows: timeout_rows,
     };
     drop(api);
 
@@ -187,6 +218,7 @@ fn main() -> Result<()> {
         machine,
         date: system::today(),
         trivial,
+        peers_trivial,
         split,
         cpu,
         cpu_rounds: CPU_ROUNDS,
@@ -233,7 +265,56 @@ fn check_same_result(api: &Api, workload: &Workload) -> Result<()> {
             workload.name
         );
     }
+    if let Some(boa) = boa::run_fresh(&workload.source) {
+        let boa: serde_json::Value = serde_json::from_str(&boa?)?;
+        if !same_json(&native, &boa) {
+            bail!("{}: native gave {native}, Boa gave {boa}", workload.name);
+        }
+    }
     Ok(())
+}
+
+/// Equal JSON, numbers compared as numbers: engines may print an integral double as
+/// `2` or `2.0`, and serde_json keeps integers and floats apart.
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, x)| y.get(key).is_some_and(|y| same_json(x, y)))
+        }
+        _ => a == b,
+    }
+}
+
+/// `1+1` run `samples` times in a fresh native QuickJS runtime and, if built with it,
+/// a fresh Boa context, interleaved, after a tenth as many warm-up runs of each.
+fn measure_peers_trivial(samples: usize) -> Result<PeersTrivial> {
+    let mut native = Vec::with_capacity(samples);
+    let mut boa = Vec::with_capacity(if boa::ENABLED { samples } else { 0 });
+    for sample in 0..samples + samples / 10 {
+        let n = time(|| native::run_fresh(workloads::TRIVIAL).map(drop))?;
+        let started = Instant::now();
+        let ran = boa::run_fresh(workloads::TRIVIAL);
+        let b = started.elapsed();
+        if sample >= samples / 10 {
+            native.push(n);
+            if let Some(result) = ran {
+                result?;
+                boa.push(b);
+            }
+        }
+    }
+    Ok(PeersTrivial {
+        native: Summary::of(native),
+        boa: (!boa.is_empty()).then(|| Summary::of(boa)),
+        samples,
+    })
 }
 
 /// Section 2: API variants, and raw-engine phases with and without `pagemap_scan`.
@@ -298,6 +379,7 @@ fn measure_cpu(api: &Api, workloads: &[Workload]) -> Result<Vec<CpuRow>> {
         bytecode: Vec<u8>,
         reused: native::NativeContext,
         times: Vec<Vec<Duration>>,
+        boa: Vec<Duration>,
     }
     let mut prepared = Vec::new();
     for workload in workloads {
@@ -309,6 +391,7 @@ fn measure_cpu(api: &Api, workloads: &[Workload]) -> Result<Vec<CpuRow>> {
             bytecode: api.block_on(raw[0].compile(workload.name, &workload.source))?,
             reused: native::NativeContext::new()?,
             times: vec![Vec::new(); 3 + raw.len()],
+            boa: Vec::new(),
         });
     }
     for round in 0..=CPU_ROUNDS {
@@ -317,6 +400,15 @@ fn measure_cpu(api: &Api, workloads: &[Workload]) -> Result<Vec<CpuRow>> {
             round_times.push(time(|| native::run_fresh(&p.workload.source).map(drop))?);
             round_times.push(time(|| p.reused.run(&p.workload.source).map(drop))?);
             round_times.push(api.time(&p.request)?);
+            // Boa last among the in-process engines; a build without it records nothing.
+            let started = Instant::now();
+            if let Some(result) = boa::run_fresh(&p.workload.source) {
+                result?;
+                let elapsed = started.elapsed();
+                if round > 0 {
+                    p.boa.push(elapsed);
+                }
+            }
             for engine in &raw {
                 round_times.push(time(|| {
                     api.block_on(engine.execute(&p.bytecode)).map(drop)
@@ -341,6 +433,7 @@ fn measure_cpu(api: &Api, workloads: &[Workload]) -> Result<Vec<CpuRow>> {
                 native_fresh: next(),
                 native_reused: next(),
                 sandboxed: next(),
+                boa: (!p.boa.is_empty()).then(|| fastest(p.boa)),
                 raw: raw
                     .iter()
                     .map(|engine| (engine.options().label(), next()))

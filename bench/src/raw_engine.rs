@@ -1,6 +1,6 @@
 //! A plain wasmtime engine around the same guest component, for what the public API
 //! cannot show: the cost of fuel and of epoch interruption separately (the library
-//! always enables both), the phases of one execution, and many instances kept alive.
+//! uses fuel, whose yields carry its deadline checks, and since issue 14 no epoch), the phases of one execution, and many instances kept alive.
 //!
 //! The engine settings are the library's own (`jsruntime_wasm::engine_config`: pooling
 //! allocator, stack sizes, keep-resident sizes, optimization level); only the mechanisms
@@ -27,9 +27,33 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// The guest component: the very bytes the `jsruntime` crate embeds.
+/// The guest component: the very bytes the `jsruntime` crate embeds, or, for A/B
+/// measurements of a guest build (`profile raw:NAME`), the component at the path in
+/// `JSRUNTIME_BENCH_GUEST` (raw engine only; the public API always runs the embedded one).
 fn guest_wasm() -> &'static [u8] {
-    jsruntime::guest_component()
+    static OVERRIDE: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    let guest = OVERRIDE.get_or_init(|| {
+        let path = std::env::var_os("JSRUNTIME_BENCH_GUEST")?;
+        match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(error) => panic!(
+                "JSRUNTIME_BENCH_GUEST={}: {error}",
+                Path::new(&path).display()
+            ),
+        }
+    });
+    guest.as_deref().unwrap_or_else(jsruntime::guest_component)
+}
+
+/// What names the guest in the compiled-guest cache: the override's length and a hash
+/// of its bytes, or the embedded guest's sha256.
+fn guest_key() -> String {
+    if std::env::var_os("JSRUNTIME_BENCH_GUEST").is_none() {
+        return GUEST_SHA256[..16].to_owned();
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    guest_wasm().hash(&mut hasher);
+    format!("override-{}-{:016x}", guest_wasm().len(), hasher.finish())
 }
 
 /// sha256 of the guest component (the library's build identity of it).
@@ -39,6 +63,9 @@ pub const GUEST_SHA256: &str = jsruntime::GUEST_SHA256;
 const MEMORY_CAP_BYTES: usize = 512 * 1024 * 1024;
 /// Fuel given to each store when fuel is on: enough never to run out.
 const FUEL: u64 = 1_000_000_000_000;
+/// The library's `INLINE_SLICE_FUEL` (host/src/instance/mod.rs): with fuel on, the store
+/// yields this often, as the library's does, and the deadline is checked at each yield.
+const YIELD_INTERVAL_FUEL: u64 = 2_000_000;
 
 /// How to build a [`RawEngine`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,11 +82,12 @@ pub struct RawOptions {
 }
 
 impl RawOptions {
-    /// The library's settings: fuel and epoch on, pagemap scan where supported.
+    /// The library's settings: fuel on (yielding every [`YIELD_INTERVAL_FUEL`]), epoch
+    /// off, pagemap scan where supported.
     pub fn library(slots: u32) -> Self {
         RawOptions {
             fuel: true,
-            epoch: true,
+            epoch: false,
             slots,
             pagemap_scan: true,
         }
@@ -171,6 +199,9 @@ impl RawEngine {
         store.limiter(|state| &mut state.limits);
         if self.options.fuel {
             store.set_fuel(FUEL).map_err(wasmtime_error)?;
+            store
+                .fuel_async_yield_interval(Some(YIELD_INTERVAL_FUEL))
+                .map_err(wasmtime_error)?;
         }
         if self.options.epoch {
             // As the library: check a deadline each tick and yield to the executor.
@@ -348,7 +379,7 @@ fn load_component(engine: &Engine) -> Result<Component> {
     engine.precompile_compatibility_hash().hash(&mut hasher);
     let path = cache_dir().join(format!(
         "guest-{}-{:016x}.cwasm",
-        &GUEST_SHA256[..16],
+        guest_key(),
         hasher.finish()
     ));
     if path.exists() {

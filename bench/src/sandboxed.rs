@@ -1,6 +1,6 @@
 //! Measurements through the public async API of `jsruntime`: every execution is
 //! `Runtime::execute`, a fresh instance from the pool, under the default `Config`
-//! (fuel and epoch interruption on).
+//! (fuel on, its yields carrying the deadline and cancellation checks).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -237,11 +237,24 @@ pub fn api_split(api: &Api, samples: usize) -> Result<ApiSplit> {
 }
 
 /// The infinite loop of the timeout and cancellation figures.
-const SPIN: &str = "while (true) {}";
+pub const SPIN: &str = "while (true) {}";
+
+/// A loop of bulk-memory operations, each one `memory.copy` of 24 MiB that runs
+/// uninterrupted: the deadline can only be seen between two of them.
+pub const SPIN_BULK_MEMORY: &str =
+    "const bytes = new Uint8Array(24 * 1024 * 1024); while (true) bytes.copyWithin(1, 0);";
+
+/// A guest waiting on the host (the wait loop's import) for a timer far past any deadline.
+pub const WAIT_ON_HOST: &str = "new Promise((resolve) => setTimeout(resolve, 1e9))";
 
 /// How long past its 100 ms timeout `while(true){}` ran before `execute` returned.
-pub fn timeout_overshoot(api: &Api, runs: usize, timeout: Duration) -> Result<Vec<Duration>> {
-    let request = ExecRequest::source(SPIN)
+pub fn timeout_overshoot(
+    api: &Api,
+    runs: usize,
+    timeout: Duration,
+    source: &str,
+) -> Result<Vec<Duration>> {
+    let request = ExecRequest::source(source)
         .timeout(timeout)
         .fuel(WORKLOAD_FUEL);
     let mut overshoots = Vec::with_capacity(runs);
@@ -251,7 +264,7 @@ pub fn timeout_overshoot(api: &Api, runs: usize, timeout: Duration) -> Result<Ve
         let elapsed = started.elapsed();
         match result {
             Err(error) if error.kind() == ErrorKind::Timeout => {}
-            other => bail!("while(true) under a timeout ended with {other:?}"),
+            other => bail!("{source} under a timeout ended with {other:?}"),
         }
         overshoots.push(elapsed.saturating_sub(timeout));
     }
@@ -260,11 +273,16 @@ pub fn timeout_overshoot(api: &Api, runs: usize, timeout: Duration) -> Result<Ve
 
 /// Time from `CancellationToken::cancel` (on another thread, `after` into the run)
 /// to `execute` returning `cancelled`.
-pub fn cancellation_latency(api: &Api, runs: usize, after: Duration) -> Result<Vec<Duration>> {
+pub fn cancellation_latency(
+    api: &Api,
+    runs: usize,
+    after: Duration,
+    source: &str,
+) -> Result<Vec<Duration>> {
     let mut latencies = Vec::with_capacity(runs);
     for _ in 0..runs {
         let token = CancellationToken::new();
-        let request = ExecRequest::source(SPIN)
+        let request = ExecRequest::source(source)
             .timeout(Duration::from_secs(10))
             .fuel(WORKLOAD_FUEL)
             .cancel_token(token.clone());
@@ -281,7 +299,7 @@ pub fn cancellation_latency(api: &Api, runs: usize, after: Duration) -> Result<V
             .map_err(|_| anyhow!("the canceller panicked"))?;
         match result {
             Err(error) if error.kind() == ErrorKind::Cancelled => {}
-            other => bail!("a cancelled while(true) ended with {other:?}"),
+            other => bail!("a cancelled {source} ended with {other:?}"),
         }
         latencies.push(returned.saturating_duration_since(cancelled_at));
     }

@@ -31,8 +31,9 @@
 //! run only). The key is the guest build, script or module, the resolved name and the
 //! source.
 //!
-//! The deadline and cancellation stop a running guest from inside (the epoch callback, or
-//! the host-call import while a host function runs), so even a failed execution ends
+//! The deadline and cancellation stop a running guest at its next fuel yield (the guest
+//! call is dropped there, see `instance`), or the host-call import while a host function
+//! runs, so even a failed execution ends
 //! through stage 7 with its logs and stats. A backstop a little past the deadline answers
 //! the caller even if something failed to stop.
 
@@ -65,7 +66,7 @@ use crate::tenancy::policy::{Quota, TenantPolicy};
 
 /// How long past its deadline (or its cancellation, or shutdown) the caller waits for an
 /// execution to end through its normal path before it is answered without it (and
-/// without its logs and stats). The guest stops within an epoch tick and a host call at
+/// without its logs and stats). The guest stops within a slice of fuel and a host call at
 /// once, so only a runtime failure or a badly overloaded machine reaches this.
 const BACKSTOP_GRACE: Duration = Duration::from_millis(250);
 

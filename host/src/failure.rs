@@ -4,7 +4,8 @@
 //! A guest call can end three ways besides success: the guest reports a [`Failure`]
 //! (a syntax error, an exception, its own heap limit), wasmtime traps (fuel, the wasm
 //! stack, a memory grow refused by the limiter), or the host stops it from outside with an
-//! [`Interrupt`] (raised as a trap from the epoch callback or from inside an import).
+//! [`Interrupt`] (at a fuel yield of the guest's call, or raised as a trap from inside an
+//! import).
 
 use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::{ErrorInfo, Failure};
 
@@ -16,8 +17,9 @@ use crate::error::{ExecError, ScriptError};
 use crate::json::{JsonError, MAX_JSON_DEPTH};
 use crate::limits::Limits;
 
-/// Why the host stopped an instance from outside. Raised as a trap (from the epoch
-/// callback, or from an import), so the guest cannot catch it and carry on.
+/// Why the host stopped an instance from outside: the guest's call is dropped at a fuel
+/// yield (see `instance::guest_call`), or an import raises it as a trap, so the guest
+/// cannot catch it and carry on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Interrupt {
     #[error("the execution's deadline passed")]

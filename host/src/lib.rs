@@ -10,7 +10,7 @@
 //! | limit | mechanism | error kind |
 //! |---|---|---|
 //! | CPU | wasmtime fuel | `out_of_fuel` |
-//! | wall clock, cancellation | epoch interruption | `timeout`, `cancelled` |
+//! | wall clock, cancellation | checks at the guest's fuel yields, and in every host wait | `timeout`, `cancelled` |
 //! | memory | linear-memory cap, and QuickJS's heap limit under it | `memory_limit` |
 //! | recursion | QuickJS stack limit, wasm stack limit | `stack_overflow` |
 //! | host functions | call counter | `host_call_limit` |

@@ -1,11 +1,11 @@
 //! Keeps long-running guests off the caller's tokio workers.
 //!
 //! An execution starts on the caller's task: most scripts finish within their first
-//! epoch tick (a millisecond) and pay no hand-off. A script still running at its first
-//! yield moves, future and all, to one of the runtime's own guest threads, and the
+//! slice of fuel (`INLINE_SLICE_FUEL`, ~150 µs of work) and pay no hand-off. A script
+//! still running at its first yield moves, future and all, to one of the runtime's own guest threads, and the
 //! caller just awaits the result. So however many tenants run busy scripts, the
 //! embedding service's own tasks and timers keep their workers: a fair scheduler
-//! serving hundreds of runnable 1 ms slices cannot fire a 10 ms timer on time.
+//! serving hundreds of runnable slices cannot fire a 10 ms timer on time.
 //!
 //! Dropping the caller's future still stops the execution: the moved task notices that
 //! nobody waits for its result and drops the guest at its next yield.
@@ -100,7 +100,7 @@ impl Drop for GuestThreads {
 
 /// Scheduling priority (nice value) of the guest threads.
 ///
-/// They run only scripts that outlived their first epoch tick: long, possibly hostile
+/// They run only scripts that outlived their first slice of fuel: long, possibly hostile
 /// work. At +10 a guest thread weighs about a tenth of a normal one with the kernel's
 /// fair scheduler, so when the machine is short of cores the embedding service's own
 /// threads (its tokio workers and timers, its short scripts run inline) come first and
@@ -282,7 +282,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicBool;
 
-    /// Yields `n` times by waking itself, like a guest at each epoch tick, then reports
+    /// Yields `n` times by waking itself, like a guest at each fuel yield, then reports
     /// the thread it finished on.
     struct SelfWaking(u32);
 

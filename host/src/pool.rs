@@ -346,7 +346,7 @@ async fn instantiate(shared: &Shared) -> Result<Instance, wasmtime::Error> {
 
 /// Drives a future to completion on the current thread: the pool thread has no tokio
 /// runtime, and instantiation does no I/O (it only runs wasm on a fiber, whose yields
-/// from the epoch callback are polled again at once).
+/// are polled again at once).
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     use std::task::{Context, Poll, Wake, Waker};
     struct ThreadWaker(std::thread::Thread);

@@ -165,7 +165,7 @@ impl RuntimeBuilder {
 
     /// Creates the runtime: checks the whole [`Config`] (nothing starts if it is
     /// refused), configures wasmtime, loads (or compiles and caches) the guest, starts
-    /// the epoch ticker, the pool and guest threads, and checks that the guest runs a
+    /// the pool and guest threads, and checks that the guest runs a
     /// script. A failure at any step stops whatever had started.
     pub fn build(self) -> Result<Runtime, SetupError> {
         let policy = self
@@ -187,7 +187,7 @@ impl RuntimeBuilder {
 /// Runs untrusted JavaScript, one fresh WebAssembly instance per execution.
 ///
 /// Cheap to clone (all clones share one engine). Dropping the last clone stops the
-/// background threads (epoch ticker, pool, guest threads) and every guest still running.
+/// background threads (pool, guest threads) and every guest still running.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -206,8 +206,6 @@ pub struct Runtime {
 struct Inner {
     config: Config,
     pipeline: Arc<Pipeline>,
-    /// Engine, instance template and epoch ticker.
-    engine: WasmEngine,
     /// Set by the first [`Runtime::close`]: new requests are refused.
     closed: AtomicBool,
     /// Held by the `close` that is shutting down; `true` once one has finished. A `close`
@@ -221,7 +219,6 @@ impl Drop for Inner {
         self.pipeline.shutdown.cancel();
         self.pipeline.guest_threads.stop();
         self.pipeline.pool.stop();
-        self.engine.stop_ticker();
     }
 }
 
@@ -265,7 +262,7 @@ impl Runtime {
         let engine = WasmEngine::new(config.slots(), config.component_cache_dir.as_deref())?;
         let shutdown = CancellationToken::new();
         let pool = Pool::start(
-            engine.pre.clone(),
+            engine.pre,
             Arc::new(host_fns),
             shutdown.clone(),
             PoolSettings {
@@ -301,7 +298,6 @@ impl Runtime {
             inner: Arc::new(Inner {
                 config,
                 pipeline: Arc::new(pipeline),
-                engine,
                 closed: AtomicBool::new(false),
                 close_done: tokio::sync::Mutex::new(false),
             }),
@@ -422,7 +418,6 @@ impl Runtime {
         inner.pipeline.shutdown.cancel();
         inner.pipeline.guest_threads.stop();
         inner.pipeline.pool.stop();
-        inner.engine.stop_ticker();
         *done = true;
     }
 

@@ -1,17 +1,14 @@
 //! The wasmtime side, set up once per runtime: the engine (configured by
 //! [`jsruntime_wasm::engine_config`]), the guest component (compiled once, cached on
-//! disk), the linker and `InstancePre`, and the epoch ticker that gives timeouts and
-//! cancellation.
+//! disk), the linker and `InstancePre`. Timeouts and cancellation need no thread here:
+//! they are checked at the guest's fuel yields (see `instance`).
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use jsruntime_wasm::bindings::jsruntime::sandbox as wit;
 use jsruntime_wasm::bindings::SandboxPre;
-use jsruntime_wasm::{EngineOptions, EPOCH_TICK};
+use jsruntime_wasm::EngineOptions;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::Engine;
 
@@ -19,10 +16,9 @@ use crate::error::SetupError;
 use crate::guest::{GUEST_SHA256, GUEST_WASM};
 use crate::instance::ExecState;
 
-/// Engine, component and instance template. Dropping it stops the epoch ticker.
+/// Engine, component and instance template.
 pub(crate) struct WasmEngine {
     pub(crate) pre: SandboxPre<ExecState>,
-    ticker: Ticker,
 }
 
 impl WasmEngine {
@@ -47,14 +43,7 @@ impl WasmEngine {
             .map_err(SetupError::wasmtime("pre-instantiating the guest"))?;
         let pre = SandboxPre::new(instance_pre)
             .map_err(SetupError::wasmtime("checking the guest's exports"))?;
-        let ticker = Ticker::start(engine)?;
-        Ok(WasmEngine { pre, ticker })
-    }
-
-    /// Stops the epoch ticker and joins its thread. Guests still running are no longer
-    /// interrupted, so the runtime stops them first. Idempotent.
-    pub(crate) fn stop_ticker(&self) {
-        self.ticker.stop();
+        Ok(WasmEngine { pre })
     }
 }
 
@@ -110,51 +99,4 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
     ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
-}
-
-/// A thread that advances the engine's epoch every [`EPOCH_TICK`].
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Ticker {
-    fn start(engine: Engine) -> Result<Self, SetupError> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("jsruntime-epoch".into())
-            .spawn(move || {
-                while !stop_flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .map_err(|source| SetupError::Thread {
-                what: "epoch ticker",
-                source,
-            })?;
-        Ok(Ticker {
-            stop,
-            thread: std::sync::Mutex::new(Some(thread)),
-        })
-    }
-
-    fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let thread = self
-            .thread
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(thread) = thread {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }

@@ -1,5 +1,5 @@
-//! Busy scripts never hold a tokio worker for long: the guest yields at every epoch
-//! tick, so 1000 concurrent long scripts on a 2-worker runtime leave a 10 ms timer
+//! Busy scripts never hold a tokio worker for long: the guest yields at every slice of
+//! fuel, so 1000 concurrent long scripts on a 2-worker runtime leave a 10 ms timer
 //! firing on time. Runs alone (see `tests/serial/main.rs`): other tests' scripts would
 //! compete for the same two cores.
 

@@ -1,4 +1,5 @@
-//! The engine settings: pooling allocator, stacks, fuel and epoch interruption.
+//! The engine settings: pooling allocator, stacks, fuel (and, for the benchmarks only,
+//! epoch interruption).
 
 use std::time::Duration;
 
@@ -45,8 +46,11 @@ const TABLES_PER_COMPONENT: u32 = 4;
 /// Tables only hold the guest's function pointers; they never need to grow much.
 pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 
-/// How often the epoch advances: the granularity of timeouts, cancellation and of the
-/// guest's yields to the async executor.
+/// How often the epoch advances, in an engine with epoch interruption on: the
+/// benchmarks' engines only. The library does not use the epoch: it checks deadlines and
+/// cancellation at the guest's fuel yields, which cost it nothing more than fuel does,
+/// where the epoch checks at every function entry and loop back-edge cost 10-30% of the
+/// guest's speed (bench/FINDINGS.md, issue 14).
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// What varies between engines built from [`engine_config`]. The library always uses
@@ -58,7 +62,7 @@ pub struct EngineOptions {
     /// `Config::consume_fuel`: the CPU budget, deterministic whatever the machine.
     pub fuel: bool,
     /// `Config::epoch_interruption`: wall-clock deadline and cancellation checks (and
-    /// yields) every [`EPOCH_TICK`], driven by a ticker thread.
+    /// yields) every [`EPOCH_TICK`], driven by a ticker thread. Off in the library.
     pub epoch: bool,
     /// `PoolingAllocationConfig::pagemap_scan`: `Auto` (reset only the pages an
     /// execution dirtied, on Linux 6.7+) when true, `No` when false.
@@ -68,13 +72,14 @@ pub struct EngineOptions {
 }
 
 impl EngineOptions {
-    /// The library's settings for `slots` instances: fuel and epoch on, pagemap scan
-    /// where the kernel supports it, no profiler.
+    /// The library's settings for `slots` instances: fuel on (its yields carry the
+    /// deadline and cancellation checks), epoch off, pagemap scan where the kernel
+    /// supports it, no profiler.
     pub fn library(slots: u32) -> Self {
         EngineOptions {
             slots,
             fuel: true,
-            epoch: true,
+            epoch: false,
             pagemap_scan: true,
             perf_map: false,
         }

@@ -224,9 +224,9 @@ impl wit_host::Host for ExecState {
         };
         let name = call.name.clone();
         let reply = self.host_caller.start(function(call));
-        // The epoch callback cannot stop the guest while it waits here: this wait ends at
-        // the deadline, on cancellation or at shutdown too, through the normal path, so
-        // the execution keeps its logs and stats.
+        // No fuel yield stops the guest while it waits here (no guest code runs): this
+        // wait ends at the deadline, on cancellation or at shutdown too, through the
+        // normal path, so the execution keeps its logs and stats.
         let stopped = self.stopped();
         let reply = tokio::select! {
             biased;

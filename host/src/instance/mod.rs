@@ -11,15 +11,17 @@ pub(crate) mod crypto;
 mod imports;
 mod state;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
 use jsruntime_wasm::bindings::jsruntime::sandbox::modules as wit_modules;
 use jsruntime_wasm::bindings::{Sandbox, SandboxPre};
 use tokio_util::sync::CancellationToken;
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::Store;
 
 use crate::cache::{Compiled, Import};
 use crate::error::ExecError;
@@ -29,6 +31,7 @@ use crate::module_graph::ModuleSession;
 use crate::modules::ModuleKind;
 use crate::outcome::LogRecord;
 
+use state::StopCheck;
 pub(crate) use state::{Assignment, ExecState};
 
 /// Fuel between yields: a script burns at most this much on the caller's task before
@@ -36,6 +39,15 @@ pub(crate) use state::{Assignment, ExecState};
 /// burst of executions delays the caller's other tasks by little more than their
 /// setup. (wasmtime cannot change the interval while the guest runs, so later slices
 /// yield as often; a yield costs about a microsecond.)
+///
+/// It is also the granularity of timeouts and cancellation: the deadline, the caller's
+/// token and shutdown are checked at every yield (see [`guest_call`]). Fuel is consumed
+/// by every instruction of guest code, so a guest that runs yields within this much of
+/// its work, whatever it runs; what consumes no fuel is a single instruction's own work
+/// (a `memory.fill` or `memory.copy`, bounded by the memory cap) and the host's imports,
+/// which end their own waits at the deadline. That replaced wasmtime's epoch
+/// interruption, whose checks at every function entry and loop back-edge cost the guest
+/// 10-30% of its speed (bench/FINDINGS.md, issue 14).
 const INLINE_SLICE_FUEL: u64 = 2_000_000;
 
 /// Fuel for instantiation, which runs no script; the execution's budget is set when it
@@ -80,13 +92,8 @@ impl Instance {
     ) -> wasmtime::Result<Instance> {
         let mut store = Store::new(pre.engine(), ExecState::idle(host_fns, shutdown));
         store.limiter(|state| &mut state.limiter);
+        // Instantiation runs no script (the guest is pre-initialized): its fuel bounds it.
         store.set_fuel(INSTANTIATION_FUEL)?;
-        store.epoch_deadline_callback(|context| match context.data().interrupt() {
-            Some(interrupt) => Err(wasmtime::Error::new(interrupt)),
-            // Yield every tick: the executor gets control back each millisecond.
-            None => Ok(UpdateDeadline::Yield(1)),
-        });
-        store.set_epoch_deadline(1);
         let bindings = pre.instantiate_async(&mut store).await?;
         Ok(Instance {
             store,
@@ -121,7 +128,6 @@ impl Instance {
             .set_fuel(fuel)
             .and_then(|()| store.fuel_async_yield_interval(Some(INLINE_SLICE_FUEL)))
             .map_err(|e| ExecError::Internal(format!("setting fuel: {e:#}")))?;
-        store.set_epoch_deadline(1);
         Ok(())
     }
 
@@ -132,8 +138,9 @@ impl Instance {
         source: &str,
     ) -> Result<Arc<[u8]>, ExecError> {
         self.fresh_slice();
+        let check = self.store.data().stop_check();
         let api = self.bindings.jsruntime_sandbox_engine();
-        let result = api.call_compile(&mut self.store, name, source).await;
+        let result = guest_call(check, api.call_compile(&mut self.store, name, source)).await;
         let bytecode = self.classify(result)?;
         Ok(Arc::from(bytecode))
     }
@@ -145,8 +152,10 @@ impl Instance {
         source: &str,
     ) -> Result<Compiled, ExecError> {
         self.fresh_slice();
+        let check = self.store.data().stop_check();
         let api = self.bindings.jsruntime_sandbox_engine();
-        let result = api.call_compile_module(&mut self.store, name, source).await;
+        let call = api.call_compile_module(&mut self.store, name, source);
+        let result = guest_call(check, call).await;
         let compiled = self.classify(result)?;
         Ok(Compiled {
             bytecode: Arc::from(compiled.bytecode),
@@ -171,10 +180,10 @@ impl Instance {
         guest_limits: RunLimits,
     ) -> Result<String, ExecError> {
         self.fresh_slice();
+        let check = self.store.data().stop_check();
         let api = self.bindings.jsruntime_sandbox_engine();
-        let result = api
-            .call_run(&mut self.store, name, bytecode, input, guest_limits)
-            .await;
+        let call = api.call_run(&mut self.store, name, bytecode, input, guest_limits);
+        let result = guest_call(check, call).await;
         self.classify(result)
     }
 
@@ -190,23 +199,26 @@ impl Instance {
         guest_limits: RunLimits,
     ) -> Result<String, ExecError> {
         self.fresh_slice();
+        let check = self.store.data().stop_check();
         let api = self.bindings.jsruntime_sandbox_engine();
-        let result = api
-            .call_run_module(&mut self.store, entry, modules, export, input, guest_limits)
-            .await;
+        let call =
+            api.call_run_module(&mut self.store, entry, modules, export, input, guest_limits);
+        let result = guest_call(check, call).await;
         self.classify(result)
     }
 
-    /// Starts the guest call about to be made on a whole epoch tick of its own: the
-    /// host's work since the last call (linking a module graph through the loader, the
-    /// cache) does not count against it. Otherwise a tick that passed while the host
-    /// worked makes the guest yield at its first instruction, and a yield moves the
-    /// execution to a guest thread (see `offload`), which costs a hand-off and a
-    /// cross-thread round trip per host call for an execution that would have finished
-    /// inline. The deadline is still checked at every tick: this delays that check by
-    /// less than one.
+    /// Starts the guest call about to be made on a whole fuel slice of its own: the fuel
+    /// an earlier call of this execution left in its slice (compiling before running)
+    /// does not count against it. Otherwise that call's remainder makes the new one yield
+    /// early, and a yield moves the execution to a guest thread (see `offload`), which
+    /// costs a hand-off and a cross-thread round trip per host call for an execution that
+    /// would have finished inline. (`set_fuel` refills the slice from the budget; the
+    /// budget itself is unchanged.)
     fn fresh_slice(&mut self) {
-        self.store.set_epoch_deadline(1);
+        if let Ok(fuel) = self.store.get_fuel() {
+            // Cannot fail: fuel is on and the amount is what the store holds.
+            let _ = self.store.set_fuel(fuel);
+        }
     }
 
     /// Gives the instance the execution's modules, for the dynamic imports of its run.
@@ -240,6 +252,24 @@ impl Instance {
             .map_err(|error| failure::from_trap(error, state.limiter.refused, &state.limits))?
             .map_err(|failure| failure::from_failure(failure, &state.limits))
     }
+}
+
+/// Drives one guest call, and ends it at its first yield after the execution must stop
+/// (deadline, cancellation, shutdown): `check` is looked at every time the call's future
+/// is polled, which is at its start, at each fuel yield ([`INLINE_SLICE_FUEL`]) and each
+/// time a host import it waits on wakes it. Ending it drops wasmtime's future, which
+/// unwinds the guest's fiber; the instance is never called again (it serves one
+/// execution), and its store stays readable for the logs and usage.
+async fn guest_call<T>(
+    check: StopCheck,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    let mut call = std::pin::pin!(call);
+    std::future::poll_fn(|cx| match check.interrupt() {
+        Some(interrupt) => Poll::Ready(Err(wasmtime::Error::new(interrupt))),
+        None => call.as_mut().poll(cx),
+    })
+    .await
 }
 
 /// The host's name of a WIT module kind.

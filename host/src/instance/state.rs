@@ -124,6 +124,39 @@ pub(crate) struct Assignment {
     pub(crate) deterministic: Option<u64>,
 }
 
+/// Whether an execution must stop now: the runtime is shutting down, the caller
+/// cancelled, or the deadline passed (checked in that order).
+fn interrupt(
+    shutdown: &CancellationToken,
+    cancel: Option<&CancellationToken>,
+    deadline: Instant,
+) -> Option<Interrupt> {
+    if shutdown.is_cancelled() {
+        Some(Interrupt::Shutdown)
+    } else if cancel.is_some_and(CancellationToken::is_cancelled) {
+        Some(Interrupt::Cancelled)
+    } else if Instant::now() >= deadline {
+        Some(Interrupt::Timeout)
+    } else {
+        None
+    }
+}
+
+/// What [`ExecState::interrupt`] looks at, held outside the store: two token handles and
+/// the deadline, so checking costs two atomic loads and a clock read.
+pub(crate) struct StopCheck {
+    shutdown: CancellationToken,
+    cancel: Option<CancellationToken>,
+    deadline: Instant,
+}
+
+impl StopCheck {
+    /// Whether the execution must stop now (see [`ExecState::interrupt`]).
+    pub(crate) fn interrupt(&self) -> Option<Interrupt> {
+        interrupt(&self.shutdown, self.cancel.as_ref(), self.deadline)
+    }
+}
+
 /// The data of one instance's store.
 ///
 /// A store is created idle (for the pool, before anyone asks for it) and gets the
@@ -214,23 +247,21 @@ impl ExecState {
     /// Whether the execution must stop now: the runtime is shutting down, the caller
     /// cancelled, or the deadline passed (checked in that order).
     pub(crate) fn interrupt(&self) -> Option<Interrupt> {
-        if self.shutdown.is_cancelled() {
-            Some(Interrupt::Shutdown)
-        } else if self
-            .cancel
-            .as_ref()
-            .is_some_and(|token| token.is_cancelled())
-        {
-            Some(Interrupt::Cancelled)
-        } else if Instant::now() >= self.deadline {
-            Some(Interrupt::Timeout)
-        } else {
-            None
+        interrupt(&self.shutdown, self.cancel.as_ref(), self.deadline)
+    }
+
+    /// The same check, copied out of the store, for the host to make while a guest call
+    /// holds the store: at every yield of the call (see `Instance::guest_call`).
+    pub(crate) fn stop_check(&self) -> StopCheck {
+        StopCheck {
+            shutdown: self.shutdown.clone(),
+            cancel: self.cancel.clone(),
+            deadline: self.deadline,
         }
     }
 
     /// Resolves when the execution must stop, with the reason: for waits outside wasm
-    /// (a host function), where the epoch callback cannot see the deadline.
+    /// (a host function), where no fuel yield happens to check the deadline.
     pub(crate) fn stopped(&self) -> impl std::future::Future<Output = Interrupt> + Send + 'static {
         let shutdown = self.shutdown.clone();
         let cancel = self.cancel.clone();
