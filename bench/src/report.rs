@@ -679,7 +679,7 @@ impl Results {
         let _ = writeln!(
             out,
             "## 3a. Peers: jsruntime vs native QuickJS vs Boa\n\n\
-             What a Rust service could use instead of the sandbox, on the same scripts in this run: native QuickJS (the engine the guest embeds, built for the host) and Boa (`boa_engine` {}, a pure-Rust engine), both in process, with no isolation, each with a fresh runtime or context per execution. `1+1`: p50 of {} executions of each peer, interleaved, against section 1's p50 for jsruntime. CPU workloads: section 3's fastest of {} rounds (Boa ran in the same rounds). Ratios are jsruntime's time over the peer's: below 1, the sandbox is faster.\n",
+             What a Rust service could use instead of the sandbox, on the same scripts in this run: native QuickJS (the engine the guest embeds, built for the host) and Boa (`boa_engine` {}, a pure-Rust engine), both in process, with no isolation, each with a fresh runtime or context per execution. `1+1`: p50 of {} executions of each peer, interleaved, against section 1's p50 for jsruntime. CPU workloads: section 3's fastest of {} rounds; Boa ran one of them (`BOA_ROUNDS`: it is one to two orders of magnitude slower, and its strings workload alone took minutes over every round). Ratios are jsruntime's time over the peer's: below 1, the sandbox is faster.\n",
             crate::boa::VERSION,
             self.peers_trivial.samples,
             self.cpu_rounds
