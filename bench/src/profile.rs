@@ -21,7 +21,9 @@
 //! `JSRUNTIME_BENCH_PRE_SCRIPT=SOURCE`, `raw` and `raw-no-pagemap` first run SOURCE a few
 //! times, so the trivial loop runs in slots an earlier, larger execution has used
 //! (e.g. `function f(n){return n ? f(n-1)+1 : 0}; f(3000)`; section 11 of BENCHMARKS.md
-//! says why that matters).
+//! says why that matters). With `JSRUNTIME_BENCH_PRE_WORKLOADS=1` (or a list of names, `fib,json`) the library variants
+//! (`source`, `script`, ...) first run every CPU workload once through the same runtime,
+//! as the full report does before section 1.
 
 use std::time::Instant;
 
@@ -147,6 +149,19 @@ pub fn run(args: &[String]) -> Result<()> {
             "discarded" => script("discarded.js", &format!("{BUILD_ARRAY}, null"))?,
             other => bail!("unknown variant {other}"),
         };
+        // Ages the library's slots as the full report does before section 1: every
+        // workload once through the same runtime.
+        if let Ok(names) = std::env::var("JSRUNTIME_BENCH_PRE_WORKLOADS") {
+            for workload in crate::workloads::cpu_workloads()
+                .into_iter()
+                .chain([crate::workloads::bundle()])
+                .filter(|w| names == "1" || names.split(',').any(|n| n == w.name))
+            {
+                api.execute(&crate::sandboxed::workload_request(
+                    ExecRequest::source(workload.source.as_str()).name(workload.name),
+                ))?;
+            }
+        }
         for _ in 0..count {
             times.push(api.time(&request)?);
         }

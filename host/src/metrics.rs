@@ -152,6 +152,7 @@ impl Metrics {
         metrics::gauge!("jsruntime_pool_created_total").set(pool.created as f64);
         metrics::gauge!("jsruntime_pool_destroyed_total").set(pool.destroyed as f64);
         metrics::gauge!("jsruntime_pool_errors_total").set(pool.errors as f64);
+        metrics::gauge!("jsruntime_pool_resident_bytes").set(pool.resident_bytes as f64);
         metrics::gauge!("jsruntime_cache_hits_total").set(cache.hits as f64);
         metrics::gauge!("jsruntime_cache_misses_total").set(cache.misses as f64);
         metrics::gauge!("jsruntime_cache_entries").set(cache.entries as f64);

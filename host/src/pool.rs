@@ -18,10 +18,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use jsruntime_wasm::bindings::SandboxPre;
-
 use crate::host_fn::HostFns;
-use crate::instance::{ExecState, Instance};
+use crate::instance::{Instance, Template};
 use crate::tenancy::fair::{FairSlots, Grant, TenantKey, TenantStats};
 
 /// Pool statistics.
@@ -41,6 +39,10 @@ pub struct PoolStats {
     pub destroyed: u64,
     /// Instantiations that failed.
     pub errors: u64,
+    /// Linear memory kept resident in the pool slots no instance holds: what their last
+    /// reset kept for the next instance (at most 256 KiB a slot; after an execution that
+    /// wrote more, none, see `instance::pages`). 0 where the platform does not say.
+    pub resident_bytes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -93,7 +95,7 @@ impl Queues {
 
 /// State shared with the pool thread.
 struct Shared {
-    pre: SandboxPre<ExecState>,
+    template: Template,
     host_fns: Arc<HostFns>,
     shutdown: tokio_util::sync::CancellationToken,
     queues: Mutex<Queues>,
@@ -125,13 +127,13 @@ impl Drop for Pool {
 
 impl Pool {
     pub(crate) fn start(
-        pre: SandboxPre<ExecState>,
+        template: Template,
         host_fns: Arc<HostFns>,
         shutdown: tokio_util::sync::CancellationToken,
         settings: PoolSettings,
     ) -> Result<Pool, std::io::Error> {
         let shared = Arc::new(Shared {
-            pre,
+            template,
             host_fns,
             shutdown,
             queues: Mutex::new(Queues::default()),
@@ -244,6 +246,7 @@ impl Pool {
             created: counters.created.load(Ordering::Relaxed),
             destroyed: counters.destroyed.load(Ordering::Relaxed),
             errors: counters.errors.load(Ordering::Relaxed),
+            resident_bytes: self.shared.template.idle_resident_bytes(),
         }
     }
 
@@ -328,7 +331,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn instantiate(shared: &Shared) -> Result<Instance, wasmtime::Error> {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let made = Instance::new(
-        &shared.pre,
+        &shared.template,
         Arc::clone(&shared.host_fns),
         shared.shutdown.clone(),
         id,

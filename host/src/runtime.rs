@@ -262,7 +262,7 @@ impl Runtime {
         let engine = WasmEngine::new(config.slots(), config.component_cache_dir.as_deref())?;
         let shutdown = CancellationToken::new();
         let pool = Pool::start(
-            engine.pre,
+            engine.template,
             Arc::new(host_fns),
             shutdown.clone(),
             PoolSettings {

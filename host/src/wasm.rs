@@ -14,11 +14,11 @@ use wasmtime::Engine;
 
 use crate::error::SetupError;
 use crate::guest::{GUEST_SHA256, GUEST_WASM};
-use crate::instance::ExecState;
+use crate::instance::{ExecState, Template};
 
 /// Engine, component and instance template.
 pub(crate) struct WasmEngine {
-    pub(crate) pre: SandboxPre<ExecState>,
+    pub(crate) template: Template,
 }
 
 impl WasmEngine {
@@ -41,9 +41,10 @@ impl WasmEngine {
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(SetupError::wasmtime("pre-instantiating the guest"))?;
-        let pre = SandboxPre::new(instance_pre)
+        let template = SandboxPre::new(instance_pre)
+            .and_then(Template::new)
             .map_err(SetupError::wasmtime("checking the guest's exports"))?;
-        Ok(WasmEngine { pre })
+        Ok(WasmEngine { template })
     }
 }
 

@@ -273,3 +273,60 @@ async fn nothing_fails_for_lack_of_allocator_slots() {
     }
     assert_eq!(at_rest(&runtime).await.errors, 0);
 }
+
+/// Whether the kernel has `PAGEMAP_SCAN` (Linux 6.7+), which the slot reset, and the
+/// discarding of a large execution's memory before it, depend on.
+fn kernel_scans_pagemap() -> bool {
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
+    matches!((major, minor), (Some(major), Some(minor)) if (major, minor) >= (6, 7))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_execution_leaves_its_slot_as_fresh_as_the_snapshot() {
+    // One slot, so every execution runs in the one before it used.
+    let runtime = runtime(1, 0, Duration::from_secs(60));
+    let run = |source: &'static str| {
+        let runtime = runtime.clone();
+        async move {
+            let value = runtime
+                .execute(&ExecRequest::source(source).timeout(Duration::from_secs(30)))
+                .await
+                .map(|o| o.value);
+            let stats = eventually(&runtime, |s| s.in_use == 0 && s.destroyed == s.created).await;
+            (value, stats)
+        }
+    };
+    let (value, small) = run("1 + 1").await;
+    assert_eq!(value, Ok(serde_json::json!(2)));
+    // Lots of objects (garbage collected on the way, which writes to the snapshot's whole
+    // heap), a grown memory, and a global left behind.
+    let (value, large) = run("globalThis.leaked = 'x'.repeat(1 << 20); \
+         let a = []; for (let i = 0; i < 40000; i++) a.push({ i, s: 'k' + i }); a.length")
+    .await;
+    assert_eq!(value, Ok(serde_json::json!(40000)));
+    let (value, after) = run("typeof leaked === 'undefined' && typeof a === 'undefined' \
+         && [1, 2, 3].map((x) => x * 2).join() === '2,4,6' \
+         && JSON.stringify({ k: [1, 'two'] }) === '{\"k\":[1,\"two\"]}'")
+    .await;
+    assert_eq!(
+        value,
+        Ok(serde_json::json!(true)),
+        "the next execution sees the snapshot"
+    );
+    const BUDGET: u64 = 256 * 1024;
+    for stats in [&small, &large, &after] {
+        assert!(stats.resident_bytes <= BUDGET, "{stats:?}");
+    }
+    if kernel_scans_pagemap() {
+        // A short execution's pages stay resident for the next; a large one's memory was
+        // given back whole, where the reset alone would have kept a full budget of it.
+        assert!(small.resident_bytes > 0, "{small:?}");
+        assert_eq!(large.resident_bytes, 0, "{large:?}");
+        assert!(after.resident_bytes > 0, "{after:?}");
+    }
+}

@@ -9,6 +9,7 @@
 
 pub(crate) mod crypto;
 mod imports;
+mod pages;
 mod state;
 
 use std::future::Future;
@@ -19,8 +20,9 @@ use std::time::Instant;
 
 use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
 use jsruntime_wasm::bindings::jsruntime::sandbox::modules as wit_modules;
-use jsruntime_wasm::bindings::{Sandbox, SandboxPre};
+use jsruntime_wasm::bindings::{Sandbox, SandboxIndices, SandboxPre};
 use tokio_util::sync::CancellationToken;
+use wasmtime::component::ComponentExportIndex;
 use wasmtime::Store;
 
 use crate::cache::{Compiled, Import};
@@ -31,6 +33,7 @@ use crate::module_graph::ModuleSession;
 use crate::modules::ModuleKind;
 use crate::outcome::LogRecord;
 
+use pages::GuestMemory;
 use state::StopCheck;
 pub(crate) use state::{Assignment, ExecState};
 
@@ -65,10 +68,49 @@ pub(crate) struct Usage {
     pub(crate) host_calls: u32,
 }
 
+/// What every instance is made from: the pre-linked guest, the indices of its exports.
+#[derive(Clone)]
+pub(crate) struct Template {
+    pre: SandboxPre<ExecState>,
+    indices: SandboxIndices,
+    /// `engine.locate-memory`, called on every new instance (see `pages`).
+    locate_memory: ComponentExportIndex,
+}
+
+impl Template {
+    /// Checks that the guest has every export the host calls.
+    pub(crate) fn new(pre: SandboxPre<ExecState>) -> wasmtime::Result<Template> {
+        let indices = SandboxIndices::new(pre.instance_pre())?;
+        let component = pre.instance_pre().component();
+        let locate_memory = component
+            .get_export_index(None, "jsruntime:sandbox/engine@0.1.0")
+            .and_then(|engine| component.get_export_index(Some(&engine), "locate-memory"))
+            .ok_or_else(|| wasmtime::format_err!("the guest exports no engine.locate-memory"))?;
+        Ok(Template {
+            pre,
+            indices,
+            locate_memory,
+        })
+    }
+
+    /// Linear memory the pooling allocator keeps resident in slots no instance holds.
+    pub(crate) fn idle_resident_bytes(&self) -> u64 {
+        self.pre
+            .engine()
+            .pooling_allocator_metrics()
+            .map_or(0, |metrics| metrics.unused_memory_bytes_resident() as u64)
+    }
+}
+
 /// A fresh or prepared instance. Dropping it destroys it (and counts that).
 pub(crate) struct Instance {
     store: Store<ExecState>,
     bindings: Sandbox,
+    /// Where its linear memory is, when a large execution's pages are worth discarding
+    /// before the slot's reset (see `pages`).
+    memory: Option<GuestMemory>,
+    /// Linear memory right after instantiation: the snapshot's.
+    initial_memory_bytes: usize,
     /// Unique per instance over the runtime's life.
     id: u64,
     created: Instant,
@@ -77,6 +119,20 @@ pub(crate) struct Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        if let Some(memory) = self.memory {
+            let fuel_left = self.store.get_fuel().unwrap_or(0);
+            let state = self.store.data();
+            // SAFETY: the store is alive until this drop returns and no guest code runs
+            // in it again (an instance serves one execution, and this is its end); nothing
+            // borrows its memory, as `&mut self` shows.
+            unsafe {
+                memory.discard_if_large(
+                    self.initial_memory_bytes,
+                    state.limiter.peak_bytes,
+                    state.limits.fuel.saturating_sub(fuel_left),
+                );
+            }
+        }
         self.destroyed.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -84,20 +140,26 @@ impl Drop for Instance {
 impl Instance {
     /// Instantiates the guest. `destroyed` counts this instance when it is dropped.
     pub(crate) async fn new(
-        pre: &SandboxPre<ExecState>,
+        template: &Template,
         host_fns: Arc<HostFns>,
         shutdown: CancellationToken,
         id: u64,
         destroyed: Arc<AtomicU64>,
     ) -> wasmtime::Result<Instance> {
+        let pre = &template.pre;
         let mut store = Store::new(pre.engine(), ExecState::idle(host_fns, shutdown));
         store.limiter(|state| &mut state.limiter);
         // Instantiation runs no script (the guest is pre-initialized): its fuel bounds it.
         store.set_fuel(INSTANTIATION_FUEL)?;
-        let bindings = pre.instantiate_async(&mut store).await?;
+        let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+        let bindings = template.indices.load(&mut store, &instance)?;
+        let memory = GuestMemory::locate(&mut store, &instance, &template.locate_memory).await;
+        let initial_memory_bytes = store.data().limiter.peak_bytes;
         Ok(Instance {
             store,
             bindings,
+            memory,
+            initial_memory_bytes,
             id,
             created: Instant::now(),
             destroyed,
