@@ -9,7 +9,7 @@
 //! engine with the library's settings; also prints the phase medians), `raw-no-pagemap` (the same without `pagemap_scan`),
 //! `throughput-1` and `throughput-2` (section 1's throughput on 1 or 2 tasks, N seconds),
 //! `native-result` and `native-discarded` (the two array scripts in native QuickJS,
-//! fresh context), and `native:NAME`, `api:NAME`, `raw:NAME` for the workloads of
+//! fresh context), and `native:NAME`, `api:NAME`, `raw:NAME` (and `raw-nofuel:NAME`, without fuel) for the workloads of
 //! sections 3 and 4 (`fib`, `objects`, `strings`, `json`, `bundle`).
 //!
 //! `handlers-KIND` and `handlers-raw-KIND` run section 9's executions (KIND: `trivial`,
@@ -169,14 +169,23 @@ pub fn run(args: &[String]) -> Result<()> {
     print(variant, times)
 }
 
-/// `native:NAME`, `api:NAME` or `raw:NAME` (raw engine, library settings): a CPU
-/// workload of section 3 (`fib`, `objects`, `strings`, `json`) or `bundle`.
+/// `native:NAME`, `api:NAME`, `raw:NAME` (raw engine, library settings) or
+/// `raw-nofuel:NAME` (the same without fuel): a CPU workload of section 3 (`fib`,
+/// `objects`, `strings`, `json`), `bundle`, or with NAME `@PATH` the script in PATH.
 fn workload(mode: &str, name: &str, count: usize) -> Result<()> {
-    let workload = crate::workloads::cpu_workloads()
-        .into_iter()
-        .chain([crate::workloads::bundle()])
-        .find(|w| w.name == name)
-        .with_context(|| format!("no workload named {name}"))?;
+    // `@PATH`: a script file instead of a named workload.
+    let workload = match name.strip_prefix('@') {
+        Some(path) => crate::workloads::Workload {
+            name: "file",
+            description: "a script file",
+            source: std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        },
+        None => crate::workloads::cpu_workloads()
+            .into_iter()
+            .chain([crate::workloads::bundle()])
+            .find(|w| w.name == name)
+            .with_context(|| format!("no workload named {name}"))?,
+    };
     let mut times = Vec::with_capacity(count);
     match mode {
         "native" => {
@@ -195,9 +204,12 @@ fn workload(mode: &str, name: &str, count: usize) -> Result<()> {
                 times.push(api.time(&request)?);
             }
         }
-        "raw" => {
+        "raw" | "raw-nofuel" => {
             let api = Api::new()?;
-            let engine = RawEngine::new(RawOptions::library(2))?;
+            let engine = RawEngine::new(RawOptions {
+                fuel: mode == "raw",
+                ..RawOptions::library(2)
+            })?;
             let bytecode = api.block_on(engine.compile(workload.name, &workload.source))?;
             for _ in 0..count {
                 let started = Instant::now();
@@ -205,7 +217,7 @@ fn workload(mode: &str, name: &str, count: usize) -> Result<()> {
                 times.push(started.elapsed());
             }
         }
-        other => bail!("unknown mode {other} (native, api, raw)"),
+        other => bail!("unknown mode {other} (native, api, raw, raw-nofuel)"),
     }
     print(&format!("{mode}:{name}"), times)
 }
