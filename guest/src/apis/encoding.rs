@@ -276,12 +276,17 @@ fn encode_utf16(src: &[u16], dst: &mut [u8]) -> (usize, usize) {
         // their widest (3 bytes each, 4 for a pair that starts last): the ASCII run at
         // `i`, then the character after it if it is neither ASCII nor a surrogate.
         if i + 10 <= src.len() && o + 32 <= dst.len() {
-            let ascii = ascii_run(src, i, dst, o);
-            i += ascii;
-            o += ascii;
-            if ascii == 8 {
+            let non_ascii = ascii_run(src, i, dst, o);
+            // All eight first, on their own: the next step then does not wait for a
+            // count of this one's leading ASCII units (its loads depend only on `i`).
+            if non_ascii == 0 {
+                i += 8;
+                o += 8;
                 continue;
             }
+            let ascii = non_ascii.trailing_zeros() as usize;
+            i += ascii;
+            o += ascii;
             let unit = src[i];
             if !(0xD800..0xE000).contains(&unit) {
                 // Four bytes stored, one to two of them garbage: the two units after it
@@ -315,16 +320,16 @@ fn encode_bmp(c: u16, out: &mut [u8]) -> usize {
 }
 
 /// Stores the eight units at `src[i..]` narrowed to bytes at `dst[o..]` (the caller
-/// checks there are eight of each) and returns how many of them, from the first, are
-/// ASCII: those bytes are their UTF-8. The bytes stored after them are garbage that
+/// checks there are eight of each) and returns a mask of those that are not ASCII, bit
+/// `k` for unit `k`: the bytes before its lowest set bit are their units' UTF-8. The bytes stored after them are garbage that
 /// the encoding of the units they stand for overwrites (each needs at least a byte, and
 /// the caller keeps room for all eight), so nothing past what is finally written
 /// changes (`encodeInto` says so). In the guest: wasm SIMD, one vector of eight units.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> usize {
+fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> u32 {
     use core::arch::wasm32::{
-        i16x8_bitmask, u16x8_ge, u16x8_splat, u8x16_narrow_i16x8, v128, v128_load,
+        i16x8_bitmask, i8x16_shuffle, u16x8_ge, u16x8_splat, v128, v128_load,
         v128_store64_lane,
     };
     let units = &src[i..i + 8];
@@ -334,12 +339,13 @@ fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> usize {
     unsafe {
         let vector = v128_load(units.as_ptr() as *const v128);
         let high = i16x8_bitmask(u16x8_ge(vector, u16x8_splat(0x80)));
-        // Units above 0x7FFF narrow to 0 and others above 0xFF to 0xFF: garbage either way.
-        v128_store64_lane::<0>(
-            u8x16_narrow_i16x8(vector, vector),
-            out.as_mut_ptr() as *mut u64,
+        // The low byte of each unit, one shuffle (a saturating narrow needs a clamp
+        // first): a non-ASCII unit's is garbage, overwritten later.
+        let low = i8x16_shuffle::<0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14>(
+            vector, vector,
         );
-        high.trailing_zeros() as usize
+        v128_store64_lane::<0>(low, out.as_mut_ptr() as *mut u64);
+        high as u32
     }
 }
 
@@ -347,8 +353,8 @@ fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> usize {
 /// units.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> usize {
-    let mut run = 0;
+fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> u32 {
+    let mut mask = 0;
     for half in 0..2 {
         let mut units = [0; 4];
         units.copy_from_slice(&src[i + 4 * half..i + 4 * half + 4]);
@@ -359,15 +365,13 @@ fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> usize {
             | ((word >> 24) & 0xFF00_0000)) as u32;
         dst[o + 4 * half..o + 4 * half + 4].copy_from_slice(&packed.to_le_bytes());
         let non_ascii = lanes_at_least(word, 0x80);
-        if run == 4 * half {
-            run += if non_ascii == 0 {
-                4
-            } else {
-                (non_ascii.trailing_zeros() / 16) as usize
-            };
+        for lane in 0..4 {
+            if non_ascii & (0x8000 << (16 * lane)) != 0 {
+                mask |= 1 << (4 * half + lane);
+            }
         }
     }
-    run
+    mask
 }
 
 /// Writes as much of Latin-1 `src` as fits in `dst` as UTF-8, whole characters only;
