@@ -329,8 +329,7 @@ fn encode_bmp(c: u16, out: &mut [u8]) -> usize {
 #[inline(always)]
 fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> u32 {
     use core::arch::wasm32::{
-        i16x8_bitmask, i8x16_shuffle, u16x8_ge, u16x8_splat, v128, v128_load,
-        v128_store64_lane,
+        i16x8_bitmask, i8x16_shuffle, u16x8_ge, u16x8_splat, v128, v128_load, v128_store64_lane,
     };
     let units = &src[i..i + 8];
     let out = &mut dst[o..o + 8];
@@ -341,9 +340,8 @@ fn ascii_run(src: &[u16], i: usize, dst: &mut [u8], o: usize) -> u32 {
         let high = i16x8_bitmask(u16x8_ge(vector, u16x8_splat(0x80)));
         // The low byte of each unit, one shuffle (a saturating narrow needs a clamp
         // first): a non-ASCII unit's is garbage, overwritten later.
-        let low = i8x16_shuffle::<0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14>(
-            vector, vector,
-        );
+        let low =
+            i8x16_shuffle::<0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14>(vector, vector);
         v128_store64_lane::<0>(low, out.as_mut_ptr() as *mut u64);
         high as u32
     }
