@@ -10,7 +10,9 @@
 //! `throughput-1` and `throughput-2` (section 1's throughput on 1 or 2 tasks, N seconds),
 //! `native-result` and `native-discarded` (the two array scripts in native QuickJS,
 //! fresh context), and `native:NAME`, `api:NAME`, `raw:NAME` (and `raw-nofuel:NAME`, without fuel) for the workloads of
-//! sections 3 and 4 (`fib`, `objects`, `strings`, `json`, `bundle`).
+//! sections 3 and 4 (`fib`, `objects`, `strings`, `json`, `bundle`); `raw:NAME` also
+//! prints the fuel one run uses (wasm operators executed: steady under load, for A/B
+//! comparisons of guest builds through `JSRUNTIME_BENCH_GUEST`).
 //!
 //! `handlers-KIND` and `handlers-raw-KIND` run section 9's executions (KIND: `trivial`,
 //! `1k`, `graph`, `graph-script`, `100k`; raw also `script-1k`) through the library or
@@ -215,6 +217,11 @@ fn workload(mode: &str, name: &str, count: usize) -> Result<()> {
                 let started = Instant::now();
                 api.block_on(engine.execute(&bytecode))?;
                 times.push(started.elapsed());
+            }
+            // The same run's fuel: the guest's work in wasm operators, which the
+            // machine's load does not move (for A/B of guest builds).
+            if let Some(fuel) = api.block_on(engine.execute_fuel(&bytecode))? {
+                println!("{mode}:{name}: fuel {fuel}");
             }
         }
         other => bail!("unknown mode {other} (native, api, raw, raw-nofuel)"),

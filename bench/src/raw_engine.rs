@@ -300,6 +300,24 @@ impl RawEngine {
         run(&sandbox, &mut store, bytecode).await
     }
 
+    /// Runs bytecode in a fresh instance and returns the fuel it used (wasm operators
+    /// executed, instantiation included): a figure for A/B comparisons of guest builds
+    /// that the machine's load does not move. `None` when fuel is off.
+    pub async fn execute_fuel(&self, bytecode: &[u8]) -> Result<Option<u64>> {
+        let mut store = self.new_store()?;
+        let sandbox = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(wasmtime_error)?;
+        run(&sandbox, &mut store, bytecode).await?;
+        if !self.options.fuel {
+            return Ok(None);
+        }
+        let left = store.get_fuel().map_err(wasmtime_error)?;
+        Ok(Some(FUEL.saturating_sub(left)))
+    }
+
     /// Runs bytecode in a fresh instance, timing each phase.
     pub async fn execute_phases(&self, bytecode: &[u8]) -> Result<Phases> {
         let t0 = Instant::now();
