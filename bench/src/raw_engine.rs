@@ -185,6 +185,14 @@ impl RawEngine {
         self.options
     }
 
+    /// A fresh instance of the guest in `store`.
+    async fn instantiate(&self, store: &mut Store<State>) -> Result<Sandbox> {
+        self.pre
+            .instantiate_async(store)
+            .await
+            .map_err(wasmtime_error)
+    }
+
     fn new_store(&self) -> Result<Store<State>> {
         let state = State {
             wasi: WasiCtx::builder().build(),
@@ -221,11 +229,7 @@ impl RawEngine {
     /// Compiles `source` to bytecode in a fresh instance.
     pub async fn compile(&self, name: &str, source: &str) -> Result<Vec<u8>> {
         let mut store = self.new_store()?;
-        let sandbox = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(wasmtime_error)?;
+        let sandbox = self.instantiate(&mut store).await?;
         sandbox
             .jsruntime_sandbox_engine()
             .call_compile(&mut store, name, source)
@@ -237,11 +241,7 @@ impl RawEngine {
     /// Compiles `source` as an ES module in a fresh instance.
     pub async fn compile_module(&self, name: &str, source: &str) -> Result<CompiledModule> {
         let mut store = self.new_store()?;
-        let sandbox = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(wasmtime_error)?;
+        let sandbox = self.instantiate(&mut store).await?;
         sandbox
             .jsruntime_sandbox_engine()
             .call_compile_module(&mut store, name, source)
@@ -260,11 +260,7 @@ impl RawEngine {
         input: Option<&str>,
     ) -> Result<String> {
         let mut store = self.new_store()?;
-        let sandbox = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(wasmtime_error)?;
+        let sandbox = self.instantiate(&mut store).await?;
         sandbox
             .jsruntime_sandbox_engine()
             .call_run_module(&mut store, entry, modules, None, input, run_limits())
@@ -276,11 +272,7 @@ impl RawEngine {
     /// Runs bytecode in a fresh instance with `input` (JSON) as the global `input`.
     pub async fn execute_with_input(&self, bytecode: &[u8], input: Option<&str>) -> Result<String> {
         let mut store = self.new_store()?;
-        let sandbox = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(wasmtime_error)?;
+        let sandbox = self.instantiate(&mut store).await?;
         sandbox
             .jsruntime_sandbox_engine()
             .call_run(&mut store, "bench.js", bytecode, input, run_limits())
@@ -292,11 +284,7 @@ impl RawEngine {
     /// Runs bytecode in a fresh instance and returns the JSON result.
     pub async fn execute(&self, bytecode: &[u8]) -> Result<String> {
         let mut store = self.new_store()?;
-        let sandbox = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(wasmtime_error)?;
+        let sandbox = self.instantiate(&mut store).await?;
         run(&sandbox, &mut store, bytecode).await
     }
 
@@ -305,11 +293,7 @@ impl RawEngine {
     /// that the machine's load does not move. `None` when fuel is off.
     pub async fn execute_fuel(&self, bytecode: &[u8]) -> Result<Option<u64>> {
         let mut store = self.new_store()?;
-        let sandbox = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(wasmtime_error)?;
+        let sandbox = self.instantiate(&mut store).await?;
         run(&sandbox, &mut store, bytecode).await?;
         if !self.options.fuel {
             return Ok(None);
@@ -323,11 +307,7 @@ impl RawEngine {
         let t0 = Instant::now();
         let mut store = self.new_store()?;
         let t1 = Instant::now();
-        let sandbox = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(wasmtime_error)?;
+        let sandbox = self.instantiate(&mut store).await?;
         let t2 = Instant::now();
         run(&sandbox, &mut store, bytecode).await?;
         let t3 = Instant::now();
@@ -344,11 +324,7 @@ impl RawEngine {
     /// Instantiates, runs the bytecode, and keeps the instance alive.
     pub async fn live_instance(&self, bytecode: &[u8]) -> Result<LiveInstance> {
         let mut store = self.new_store()?;
-        let sandbox = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(wasmtime_error)?;
+        let sandbox = self.instantiate(&mut store).await?;
         run(&sandbox, &mut store, bytecode).await?;
         Ok(LiveInstance {
             _store: store,
