@@ -38,6 +38,13 @@ impl Exhaustion {
     }
 }
 
+/// How many times QuickJS has run out of memory in this instance (for tests of code
+/// that must report it as QuickJS does).
+#[cfg(test)]
+pub(crate) fn out_of_memory_count() -> u32 {
+    Exhaustion::now().out_of_memory
+}
+
 /// Why a compile or a run failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -410,7 +417,7 @@ fn define_input<'js>(
     let Some(json) = input else {
         return Ok(Value::new_undefined(ctx.clone()));
     };
-    let value = match ctx.json_parse(json.as_bytes()) {
+    let value = match crate::json::parse(ctx, json) {
         Ok(value) => value,
         Err(_) => {
             let thrown = ctx.catch();

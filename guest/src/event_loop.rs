@@ -335,7 +335,7 @@ fn settle_call(ctx: &Ctx<'_>, completion: Completion) -> Result<(), Thrown> {
         let resolve = settle.resolve.restore(ctx)?;
         let reject = settle.reject.restore(ctx)?;
         match completion.outcome {
-            Ok(json) => match ctx.json_parse(json.as_bytes()) {
+            Ok(json) => match crate::json::parse(ctx, &json) {
                 Ok(value) => resolve.call::<_, ()>((value,)),
                 Err(_) => {
                     // The host sends JSON it produced itself; if it ever did not, the

@@ -20,6 +20,44 @@ async fn a_script_sees_its_input_as_a_global_and_none_without_one() {
     assert_eq!(run_request(&rt, request).await, Ok(json!([1, "two", null])));
 }
 
+/// The input is what `JSON.parse` of its text gives, to the edge cases: a `"__proto__"`
+/// member is an own property (not the prototype), a repeated key keeps its first place
+/// and its last value, `-0` stays `-0`, a number past the doubles is `Infinity`, integers
+/// past 2^53 round as `JSON.parse` rounds them, and escapes decode.
+#[tokio::test]
+async fn the_input_is_what_json_parse_gives_for_its_text() {
+    let rt = runtime();
+    let text = r#"{"__proto__": {"polluted": true}, "b": 1, "a": 2, "b": 3, "zero": -0,
+                   "huge": 1e400, "big": 9007199254740993, "s": "\u00e9\ud83d\ude00\n"}"#;
+    let script = r#"const parsed = JSON.parse(INPUT_TEXT);
+        [Object.getPrototypeOf(input) === Object.prototype, ({}).polluted === undefined,
+         Object.hasOwn(input, "__proto__"), input.__proto__.polluted, Object.keys(input).join(),
+         input.b, Object.is(input.zero, -0), input.huge === Infinity, input.big === parsed.big,
+         input.s === "\u00e9\u{1F600}\n", input.s === parsed.s, JSON.stringify(input) === JSON.stringify(parsed)]"#
+        .replace(
+            "INPUT_TEXT",
+            &serde_json::to_string(text).expect("text as a string"),
+        );
+    let request = ExecRequest::source(script).input_json(text);
+    assert_eq!(
+        run_request(&rt, request).await,
+        Ok(json!([
+            true,
+            true,
+            true,
+            true,
+            "__proto__,b,a,zero,huge,big,s",
+            3,
+            true,
+            true,
+            true,
+            true,
+            true,
+            true
+        ]))
+    );
+}
+
 #[tokio::test]
 async fn each_execution_gets_a_fresh_copy_of_the_input() {
     let rt = runtime();

@@ -1,6 +1,6 @@
 // The JavaScript part of `host` (see host.rs). Runs once, at pre-initialization, in the
 // run context (strict mode); called with `{ call, start, functions }`, the native
-// `call(name, argsJson)` (waits; returns the result's JSON text), `start(name, argsJson)`
+// `call(name, argsJson)` (waits; returns the parsed result), `start(name, argsJson)`
 // (returns a Promise of the parsed result) and `functions()` (a JSON array of
 // `[name, isPromise]` pairs). Everything it uses is captured here, before any script runs.
 (({ call: nativeCall, start: nativeStart, functions: nativeFunctions }) => {
@@ -40,7 +40,7 @@
     const json = argsJson === undefined ? "null" : argsJson;
     // A Promise function's call returns its promise, through `host.call` too.
     if (hasOwn(promiseNames, name)) return nativeStart(name, json);
-    return parse(nativeCall(name, json));
+    return nativeCall(name, json);
   };
   // Descriptors have no prototype: `defineProperty` reads `get`, `set`, `value`, ... through
   // the prototype chain, so a script that added them to `Object.prototype` would change

@@ -4,7 +4,7 @@
 //! The service chooses, per function, how a script sees it. A blocking function's call
 //! waits for the host: the arguments cross as JSON text
 //! ([`Services::call`](crate::services::Services::call)) and the result comes back as
-//! JSON text that `host.js` parses; an unknown name or a failed call throws a catchable
+//! JSON text, read into a value by [`crate::json`]; an unknown name or a failed call throws a catchable
 //! `Error` with the host's message. A Promise function's call returns a Promise at once
 //! ([`Services::start_call`](crate::services::Services::start_call)); the host runs the
 //! call while the script goes on, and the [`event_loop`](crate::event_loop) settles the
@@ -39,8 +39,9 @@ fn natives<'js>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
     natives.into_js(ctx)
 }
 
-/// Calls a host function; returns its result as JSON text, or throws.
-fn call<'js>(ctx: Ctx<'js>, name: Value<'js>, args: Value<'js>) -> Result<String> {
+/// Calls a host function; returns its result (the host's JSON, read as `JSON.parse`
+/// reads it: [`crate::json`]), or throws.
+fn call<'js>(ctx: Ctx<'js>, name: Value<'js>, args: Value<'js>) -> Result<Value<'js>> {
     let name = to_text_lossy(&ctx, &name, "");
     // `host.js` always passes JSON text, `null` for what JSON has no text for.
     let args = to_text_lossy(&ctx, &args, "null");
@@ -51,7 +52,7 @@ fn call<'js>(ctx: Ctx<'js>, name: Value<'js>, args: Value<'js>) -> Result<String
         ));
     };
     match services.call(&name, &args) {
-        Ok(json) => Ok(json),
+        Ok(json) => crate::json::parse(&ctx, &json),
         Err(CallError::UnknownFunction) => Err(Exception::throw_message(
             &ctx,
             &format!("unknown host function {}", json_string(&name)),
