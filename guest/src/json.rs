@@ -1,4 +1,4 @@
-//! JSON text the host sends (the input, host-call results) read into JavaScript values:
+//! JSON text read into JavaScript values (the input, host-call results, JSON modules):
 //! exactly what `JSON.parse(text)` gives, in about half its time.
 //!
 //! Why: every handler's input is JSON, and QuickJS's `JSON.parse` reads it one character
@@ -20,7 +20,8 @@
 //!   its `SyntaxError` is what the caller gets. That covers what JSON allows and
 //!   serde_json does not (a lone surrogate escape such as `"\ud800"`, a number beyond
 //!   the doubles such as `1e400`, which is `Infinity`, nesting deeper than 128) as well
-//!   as every malformed text, which the host never sends but a test may.
+//!   as every malformed text (a JSON module's, say), whose `SyntaxError` is then
+//!   QuickJS's own, with its position.
 //!
 //! An exception QuickJS throws while a value is made (out of memory) ends the read at
 //! once with [`rquickjs::Error::Exception`], the exception pending in the context, as

@@ -267,11 +267,12 @@ pub fn located(name: &str, info: &ErrorInfo) -> String {
     }
 }
 
-/// A JSON module: its default export is the parsed text. A parse error is thrown as a
-/// `SyntaxError` naming the module.
+/// A JSON module: its default export is the parsed text (read by [`crate::json`], so a
+/// text it refuses, a malformed one too, is QuickJS's `JSON.parse`'s to read). A parse
+/// error is thrown as a `SyntaxError` naming the module.
 fn json_module(ctx: &Ctx<'_>, name: &str, text: &str) -> Option<NonNull<qjs::JSModuleDef>> {
     let raw = ctx.as_raw().as_ptr();
-    let parsed = match ctx.json_parse(text.as_bytes()) {
+    let parsed = match crate::json::parse(ctx, text) {
         Ok(value) => value,
         Err(_) => {
             let thrown = ctx.catch();
