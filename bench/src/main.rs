@@ -29,6 +29,9 @@
 //! [`system`] (machine, `/proc`, the CLI child process), [`stats`], [`report`], and
 //! [`profile`] (`jsruntime-bench profile VARIANT N`: one kind of execution in a loop,
 //! to attach a profiler to).
+//!
+//! Some sections also run on their own, printing their figures: `jsruntime-bench
+//! handlers` (9), `web` (10), `tenants` (8) and `timeouts` (7).
 
 mod boa;
 mod handlers;
@@ -82,6 +85,39 @@ const CANCEL_AFTER: Duration = Duration::from_millis(50);
 /// Raw-engine runs behind each guest-side figure of section 9.
 const HANDLERS_RAW_SAMPLES: usize = 1_000;
 
+/// Section 7: timeout overshoot and cancellation latency of each kind of guest.
+fn measure_timeouts(api: &Api) -> Result<Timeouts> {
+    let counters = system::CpuCounters::now();
+    let mut rows = Vec::new();
+    for (what, source) in [
+        ("`while (true) {}`", sandboxed::SPIN),
+        ("24 MiB `copyWithin` in a loop", sandboxed::SPIN_BULK_MEMORY),
+        ("waiting on a timer (host wait)", sandboxed::WAIT_ON_HOST),
+    ] {
+        rows.push(TimeoutRow {
+            what,
+            overshoot: Summary::of(sandboxed::timeout_overshoot(
+                api,
+                TIMEOUT_RUNS,
+                TIMEOUT,
+                source,
+            )?),
+            cancel: Summary::of(sandboxed::cancellation_latency(
+                api,
+                TIMEOUT_RUNS,
+                CANCEL_AFTER,
+                source,
+            )?),
+        });
+    }
+    Ok(Timeouts {
+        timeout: TIMEOUT,
+        cancel_after: CANCEL_AFTER,
+        rows,
+        steal_percent: system::CpuCounters::now().steal_percent_since(&counters),
+    })
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("profile") {
@@ -115,6 +151,11 @@ fn main() -> Result<()> {
         println!("{measured:#?}\n{}", web::report(&measured));
         return Ok(());
     }
+    if args.first().map(String::as_str) == Some("timeouts") {
+        let timeouts = measure_timeouts(&Api::new()?)?;
+        println!("{timeouts:#?}");
+        return Ok(());
+    }
     if args.first().map(String::as_str) == Some("tenants") {
         let noisy = tenants::noisy_neighbour()?;
         println!("{noisy:#?}");
@@ -126,6 +167,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let started = Instant::now();
+    let run_counters = system::CpuCounters::now();
     let machine = Machine::describe();
     progress("starting the runtime (Config::default())");
     let api = Api::new().context("starting the jsruntime runtime")?;
@@ -163,33 +205,7 @@ fn main() -> Result<()> {
     let memory = measure_memory(&api)?;
 
     progress("7. timeout and cancellation precision");
-    let mut timeout_rows = Vec::new();
-    for (what, source) in [
-        ("`while (true) {}`", sandboxed::SPIN),
-        ("24 MiB `copyWithin` in a loop", sandboxed::SPIN_BULK_MEMORY),
-        ("waiting on a timer (host wait)", sandboxed::WAIT_ON_HOST),
-    ] {
-        timeout_rows.push(TimeoutRow {
-            what,
-            overshoot: Summary::of(sandboxed::timeout_overshoot(
-                &api,
-                TIMEOUT_RUNS,
-                TIMEOUT,
-                source,
-            )?),
-            cancel: Summary::of(sandboxed::cancellation_latency(
-                &api,
-                TIMEOUT_RUNS,
-                CANCEL_AFTER,
-                source,
-            )?),
-        });
-    }
-    let timeouts = Timeouts {
-        timeout: TIMEOUT,
-        cancel_after: CANCEL_AFTER,
-        rows: timeout_rows,
-    };
+    let timeouts = measure_timeouts(&api)?;
     drop(api);
 
     progress("8. tenants: noisy neighbour, two floods, quota check");
@@ -237,6 +253,7 @@ fn main() -> Result<()> {
         handlers_raw,
         web,
         load_at_end: system::load_average(),
+        steal_percent: system::CpuCounters::now().steal_percent_since(&run_counters),
         total: started.elapsed(),
     };
     let markdown = results.to_markdown();

@@ -139,6 +139,8 @@ pub struct Timeouts {
     pub cancel_after: Duration,
     /// One row per kind of guest: a plain loop, bulk memory, a wait on the host.
     pub rows: Vec<TimeoutRow>,
+    /// The share of the machine's CPU time the hypervisor took during the section.
+    pub steal_percent: Option<f64>,
 }
 
 /// Section 7, one kind of guest.
@@ -202,6 +204,8 @@ pub struct Results {
     pub web: crate::web::Web,
     /// /proc/loadavg at the end.
     pub load_at_end: String,
+    /// The share of the machine's CPU time stolen by the hypervisor over the whole run.
+    pub steal_percent: Option<f64>,
     /// Wall time of the whole run.
     pub total: Duration,
 }
@@ -400,6 +404,12 @@ impl Results {
                 "not built (feature `boa` off)"
             }
         );
+        if let Some(steal) = self.steal_percent {
+            let _ = writeln!(
+                out,
+                "| steal time (CPU time the hypervisor gave to other guests) | {steal:.1}% |"
+            );
+        }
         let _ = writeln!(out, "| run time | {:.0} s |\n", self.total.as_secs_f64());
     }
 
@@ -921,6 +931,16 @@ impl Results {
                     ms(summary.max)
                 );
             }
+        }
+        if let Some(steal) = t.steal_percent {
+            let _ = writeln!(
+                out,
+                "\nSteal time during this section: {steal:.1}% of the machine's CPU time \
+                 (`/proc/stat`: the hypervisor running other guests while this one wanted to run). \
+                 A vCPU it deschedules stalls the execution and the thread that would answer it, \
+                 typically for several milliseconds, so a max well above the p50 in a section \
+                 with steal is the machine's; `jsruntime-bench timeouts` reruns this section alone."
+            );
         }
     }
 }

@@ -57,6 +57,48 @@ pub fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
+/// The machine's CPU time counters, from the first line of /proc/stat: how much time the
+/// hypervisor gave to other guests while this one wanted to run (steal), out of all.
+/// A section whose figures are worst cases (section 7's max) reads it around itself:
+/// a vCPU descheduled by the hypervisor stalls whatever runs on it, for milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuCounters {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuCounters {
+    /// The counters now (zeros where /proc/stat cannot be read).
+    pub fn now() -> CpuCounters {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()
+            .filter(|line| line.starts_with("cpu "))
+            .map(|line| {
+                line.split_whitespace()
+                    .skip(1)
+                    .filter_map(|field| field.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // user nice system idle iowait irq softirq steal guest guest_nice: guest time is
+        // already counted in user and nice, so the total is the first eight.
+        CpuCounters {
+            total: fields.iter().take(8).sum(),
+            steal: fields.get(7).copied().unwrap_or(0),
+        }
+    }
+
+    /// The share of the machine's CPU time stolen since `earlier`, in percent (`None`
+    /// when the counters did not move, or cannot be read).
+    pub fn steal_percent_since(&self, earlier: &CpuCounters) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total)?;
+        let steal = self.steal.checked_sub(earlier.steal)?;
+        (total > 0).then(|| steal as f64 * 100.0 / total as f64)
+    }
+}
+
 /// CPU time (user + system) of this process, all threads, from /proc/self/stat.
 /// Resolution: one clock tick (USER_HZ, 10 ms on Linux).
 pub fn process_cpu_time() -> Duration {
@@ -204,6 +246,23 @@ fn time_cli(cli: &Path, script: &Path, cache: &Path) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steal_is_a_share_of_the_time_between_two_readings() {
+        let earlier = CpuCounters {
+            total: 1000,
+            steal: 10,
+        };
+        let later = CpuCounters {
+            total: 1200,
+            steal: 30,
+        };
+        assert_eq!(later.steal_percent_since(&earlier), Some(10.0));
+        assert_eq!(earlier.steal_percent_since(&earlier), None);
+        assert_eq!(earlier.steal_percent_since(&later), None);
+        let now = CpuCounters::now();
+        assert!(now.total >= now.steal);
+    }
 
     #[test]
     fn reads_kib_fields() {
