@@ -82,6 +82,12 @@ const CLI_WARM_RUNS: usize = 15;
 const TIMEOUT: Duration = Duration::from_millis(100);
 const TIMEOUT_RUNS: usize = 10;
 const CANCEL_AFTER: Duration = Duration::from_millis(50);
+/// Section 7's guests: a loop, bulk-memory operations, a wait in the host.
+const TIMEOUT_GUESTS: [(&str, &str); 3] = [
+    ("`while (true) {}`", sandboxed::SPIN),
+    ("24 MiB `copyWithin` in a loop", sandboxed::SPIN_BULK_MEMORY),
+    ("waiting on a timer (host wait)", sandboxed::WAIT_ON_HOST),
+];
 /// Raw-engine runs behind each guest-side figure of section 9.
 const HANDLERS_RAW_SAMPLES: usize = 1_000;
 
@@ -89,11 +95,7 @@ const HANDLERS_RAW_SAMPLES: usize = 1_000;
 fn measure_timeouts(api: &Api) -> Result<Timeouts> {
     let counters = system::CpuCounters::now();
     let mut rows = Vec::new();
-    for (what, source) in [
-        ("`while (true) {}`", sandboxed::SPIN),
-        ("24 MiB `copyWithin` in a loop", sandboxed::SPIN_BULK_MEMORY),
-        ("waiting on a timer (host wait)", sandboxed::WAIT_ON_HOST),
-    ] {
+    for (what, source) in TIMEOUT_GUESTS {
         rows.push(TimeoutRow {
             what,
             overshoot: Summary::of(sandboxed::timeout_overshoot(

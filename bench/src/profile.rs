@@ -14,6 +14,10 @@
 //! prints the fuel one run uses (wasm operators executed: steady under load, for A/B
 //! comparisons of guest builds through `JSRUNTIME_BENCH_GUEST`).
 //!
+//! `timeouts-runs` (N rounds of section 7, in one process, each run's figure printed:
+//! the report keeps only p50 and max, and a rare slow run needs to be seen among the
+//! others).
+//!
 //! `handlers-KIND` and `handlers-raw-KIND` run section 9's executions (KIND: `trivial`,
 //! `1k`, `graph`, `graph-script`, `100k`; raw also `script-1k`) through the library or
 //! the raw engine.
@@ -74,6 +78,9 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         None => Api::new()?,
     };
+    if variant == "timeouts-runs" {
+        return timeouts_runs(&api, count);
+    }
     if let Some(tasks) = match variant.as_str() {
         "throughput-1" => Some(1),
         "throughput-2" => Some(2),
@@ -286,5 +293,37 @@ fn print(variant: &str, times: Vec<std::time::Duration>) -> Result<()> {
         us(summary.min),
         deciles.join(" ")
     );
+    Ok(())
+}
+
+/// `timeouts-runs`: section 7's runs, `rounds` times over, every run's figure in ms.
+fn timeouts_runs(api: &Api, rounds: usize) -> Result<()> {
+    let ms = |runs: Vec<std::time::Duration>| {
+        runs.iter()
+            .map(|run| format!("{:.1}", us(*run) / 1000.0))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for round in 0..rounds {
+        for (what, source) in crate::TIMEOUT_GUESTS {
+            let overshoots = crate::sandboxed::timeout_overshoot(
+                api,
+                crate::TIMEOUT_RUNS,
+                crate::TIMEOUT,
+                source,
+            )?;
+            let cancellations = crate::sandboxed::cancellation_latency(
+                api,
+                crate::TIMEOUT_RUNS,
+                crate::CANCEL_AFTER,
+                source,
+            )?;
+            println!(
+                "round {round}, {what}: overshoot {} | cancellation {}",
+                ms(overshoots),
+                ms(cancellations)
+            );
+        }
+    }
     Ok(())
 }
