@@ -79,15 +79,6 @@ const BUNDLE_RUNS: usize = 30;
 const LIVE_INSTANCES: usize = 500;
 const CLI_COLD_RUNS: usize = 3;
 const CLI_WARM_RUNS: usize = 15;
-const TIMEOUT: Duration = Duration::from_millis(100);
-const TIMEOUT_RUNS: usize = 10;
-const CANCEL_AFTER: Duration = Duration::from_millis(50);
-/// Section 7's guests: a loop, bulk-memory operations, a wait in the host.
-const TIMEOUT_GUESTS: [(&str, &str); 3] = [
-    ("`while (true) {}`", sandboxed::SPIN),
-    ("24 MiB `copyWithin` in a loop", sandboxed::SPIN_BULK_MEMORY),
-    ("waiting on a timer (host wait)", sandboxed::WAIT_ON_HOST),
-];
 /// Raw-engine runs behind each guest-side figure of section 9.
 const HANDLERS_RAW_SAMPLES: usize = 1_000;
 
@@ -95,26 +86,26 @@ const HANDLERS_RAW_SAMPLES: usize = 1_000;
 fn measure_timeouts(api: &Api) -> Result<Timeouts> {
     let counters = system::CpuCounters::now();
     let mut rows = Vec::new();
-    for (what, source) in TIMEOUT_GUESTS {
+    for (what, source) in sandboxed::TIMEOUT_GUESTS {
         rows.push(TimeoutRow {
             what,
             overshoot: Summary::of(sandboxed::timeout_overshoot(
                 api,
-                TIMEOUT_RUNS,
-                TIMEOUT,
+                sandboxed::TIMEOUT_RUNS,
+                sandboxed::TIMEOUT,
                 source,
             )?),
             cancel: Summary::of(sandboxed::cancellation_latency(
                 api,
-                TIMEOUT_RUNS,
-                CANCEL_AFTER,
+                sandboxed::TIMEOUT_RUNS,
+                sandboxed::CANCEL_AFTER,
                 source,
             )?),
         });
     }
     Ok(Timeouts {
-        timeout: TIMEOUT,
-        cancel_after: CANCEL_AFTER,
+        timeout: sandboxed::TIMEOUT,
+        cancel_after: sandboxed::CANCEL_AFTER,
         rows,
         steal_percent: system::CpuCounters::now().steal_percent_since(&counters),
     })

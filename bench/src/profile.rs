@@ -305,17 +305,17 @@ fn timeouts_runs(api: &Api, rounds: usize) -> Result<()> {
             .join(" ")
     };
     for round in 0..rounds {
-        for (what, source) in crate::TIMEOUT_GUESTS {
+        for (what, source) in crate::sandboxed::TIMEOUT_GUESTS {
             let overshoots = crate::sandboxed::timeout_overshoot(
                 api,
-                crate::TIMEOUT_RUNS,
-                crate::TIMEOUT,
+                crate::sandboxed::TIMEOUT_RUNS,
+                crate::sandboxed::TIMEOUT,
                 source,
             )?;
             let cancellations = crate::sandboxed::cancellation_latency(
                 api,
-                crate::TIMEOUT_RUNS,
-                crate::CANCEL_AFTER,
+                crate::sandboxed::TIMEOUT_RUNS,
+                crate::sandboxed::CANCEL_AFTER,
                 source,
             )?;
             println!(

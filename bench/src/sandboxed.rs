@@ -247,6 +247,20 @@ pub const SPIN_BULK_MEMORY: &str =
 /// A guest waiting on the host (the wait loop's import) for a timer far past any deadline.
 pub const WAIT_ON_HOST: &str = "new Promise((resolve) => setTimeout(resolve, 1e9))";
 
+/// Section 7's guests: a loop, bulk-memory operations, a wait in the host.
+pub const TIMEOUT_GUESTS: [(&str, &str); 3] = [
+    ("`while (true) {}`", SPIN),
+    ("24 MiB `copyWithin` in a loop", SPIN_BULK_MEMORY),
+    ("waiting on a timer (host wait)", WAIT_ON_HOST),
+];
+
+/// Section 7's timeout.
+pub const TIMEOUT: Duration = Duration::from_millis(100);
+/// Runs of each guest for each of section 7's figures.
+pub const TIMEOUT_RUNS: usize = 10;
+/// How far into a run section 7 cancels it.
+pub const CANCEL_AFTER: Duration = Duration::from_millis(50);
+
 /// How long past its 100 ms timeout `while(true){}` ran before `execute` returned.
 pub fn timeout_overshoot(
     api: &Api,
