@@ -1,12 +1,14 @@
 //! JSON text read into JavaScript values (the input, host-call results, JSON modules):
-//! exactly what `JSON.parse(text)` gives, in about half its time.
+//! exactly what `JSON.parse(text)` gives, in about a third of its time.
 //!
 //! Why: every handler's input is JSON, and QuickJS's `JSON.parse` reads it one character
 //! at a time through a growing string buffer, making a string for each key before it
 //! makes the key's atom; in wasm that is ~45 µs per KiB of a typical cart, more than a
 //! whole trivial execution (bench/FINDINGS.md, "Handlers and modules"). serde_json's
 //! tokenizer, with each value made directly through QuickJS's C API, reads the same
-//! text in about half the time.
+//! text in about half the time; making each object with the keys of an earlier one from
+//! that one's shape, in one step (see [`State`]), and each array from its elements at
+//! once, takes off about half of what is left.
 //!
 //! The result is the one `JSON.parse` gives, for every text:
 //! - for a text serde_json accepts, each value is made as `JSON.parse` makes it:
@@ -27,31 +29,127 @@
 //! once with [`rquickjs::Error::Exception`], the exception pending in the context, as
 //! `JSON.parse` would.
 
-use std::cell::Cell;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::ffi::c_int;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rquickjs::{qjs, Ctx, Value};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
+// JSRUNTIME-PATCH.md, 11: an object made from another's shape in one step.
+extern "C" {
+    fn jsruntime_object_template_size(object: qjs::JSValue) -> c_int;
+    fn jsruntime_new_object_like(
+        ctx: *mut qjs::JSContext,
+        template: qjs::JSValue,
+        values: *mut qjs::JSValue,
+    ) -> qjs::JSValue;
+}
+
+/// At most this many distinct key lists are remembered per read. A text of many
+/// differently keyed objects then makes the rest the ordinary way, and the table stays
+/// small; the common texts (arrays of records) have a handful.
+const MAX_TEMPLATES: usize = 256;
+
 /// `JSON.parse(text)`, through serde_json when it accepts the text (see the module
 /// docs for why the result is the same either way).
 pub fn parse<'js>(ctx: &Ctx<'js>, text: &str) -> rquickjs::Result<Value<'js>> {
+    let raw = ctx.as_raw().as_ptr();
     let threw = Cell::new(false);
+    let state = RefCell::new(State::default());
     let built = {
         let mut reader = serde_json::Deserializer::from_str(text);
         Build {
-            ctx: ctx.as_raw().as_ptr(),
+            ctx: raw,
             threw: &threw,
+            state: &state,
         }
         .deserialize(&mut reader)
         .and_then(|value| reader.end().map(|()| value))
     };
+    state.into_inner().free(raw);
     match built {
         // SAFETY: the value was made in this context and `into_raw` hands over the one
         // reference this function owns.
         Ok(value) => Ok(unsafe { Value::from_raw(ctx.clone(), value.into_raw()) }),
         Err(_) if threw.get() => Err(rquickjs::Error::Exception),
         Err(_) => ctx.json_parse(text.as_bytes()),
+    }
+}
+
+/// What one read keeps while it makes values.
+///
+/// Why: defining a fresh object's members one at a time takes its shape through each
+/// prefix of its keys, and those shapes die with it, so every later object with the
+/// same keys rebuilds them all (`JSRUNTIME-PATCH.md`, 11). The read remembers the first
+/// object made with each list of keys (its template) and makes every later one from the
+/// template's shape, in one step and without the keys' atoms.
+#[derive(Default)]
+struct State<'de> {
+    /// The members (or elements) read so far of every array and object still open,
+    /// innermost last. Each is owned here until its container takes it.
+    values: Vec<qjs::JSValue>,
+    /// The keys of those members, in the same order.
+    keys: Vec<Cow<'de, str>>,
+    /// Templates by the hash of their keys (see [`keys_hash`]).
+    by_hash: HashMap<u64, usize, BuildHasherDefault<Passthrough>>,
+    templates: Vec<Template<'de>>,
+}
+
+/// An object this read made, whose shape later objects with the same keys share.
+struct Template<'de> {
+    keys: Vec<Cow<'de, str>>,
+    /// A reference owned by the read (the object itself belongs to the value made).
+    object: qjs::JSValue,
+}
+
+impl State<'_> {
+    /// Frees the references the read still owns: the templates', and the pending
+    /// values of a read that failed.
+    fn free(self, ctx: *mut qjs::JSContext) {
+        for value in self.values {
+            // SAFETY: each pending value is a live value of `ctx` owned here.
+            unsafe { qjs::JS_FreeValue(ctx, value) }
+        }
+        for template in self.templates {
+            // SAFETY: the read owns one reference to each template.
+            unsafe { qjs::JS_FreeValue(ctx, template.object) }
+        }
+    }
+}
+
+/// FNV-1a of a list of keys, each followed by 0xff (a byte UTF-8 never has, so the
+/// lists `["ab"]` and `["a", "b"]` differ).
+fn keys_hash(keys: &[Cow<'_, str>]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for key in keys {
+        for &byte in key.as_bytes().iter().chain(&[0xff]) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// The hasher of [`State::by_hash`], whose keys are hashes already.
+#[derive(Default)]
+struct Passthrough(u64);
+
+impl Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 
@@ -77,28 +175,50 @@ impl Drop for Owned {
     }
 }
 
-/// An atom made in `ctx` and owned here.
-struct OwnedAtom {
+/// The members an open array or object has pushed onto [`State::values`] (and
+/// [`State::keys`]) above `values` (`keys`): freed and popped if the read fails before
+/// the container takes them.
+struct Pending<'a, 'de> {
     ctx: *mut qjs::JSContext,
-    atom: qjs::JSAtom,
+    state: &'a RefCell<State<'de>>,
+    values: usize,
+    keys: usize,
 }
 
-impl Drop for OwnedAtom {
+impl<'a, 'de> Pending<'a, 'de> {
+    fn open(build: &Build<'a, 'de>) -> Self {
+        let state = build.state.borrow();
+        Pending {
+            ctx: build.ctx,
+            state: build.state,
+            values: state.values.len(),
+            keys: state.keys.len(),
+        }
+    }
+}
+
+impl Drop for Pending<'_, '_> {
     fn drop(&mut self) {
-        // SAFETY: `atom` is a live atom of `ctx` whose reference this guard owns.
-        unsafe { qjs::JS_FreeAtom(self.ctx, self.atom) }
+        let mut state = self.state.borrow_mut();
+        state.keys.truncate(self.keys);
+        let at = self.values.min(state.values.len());
+        for value in state.values.drain(at..) {
+            // SAFETY: each pending value is a live value of `ctx` owned here.
+            unsafe { qjs::JS_FreeValue(self.ctx, value) }
+        }
     }
 }
 
 /// Makes one JSON value (and, recursively, its members) in `ctx`.
 #[derive(Clone, Copy)]
-struct Build<'a> {
+struct Build<'a, 'de> {
     ctx: *mut qjs::JSContext,
     /// Set when QuickJS threw (the error is not serde_json's refusal of the text).
     threw: &'a Cell<bool>,
+    state: &'a RefCell<State<'de>>,
 }
 
-impl Build<'_> {
+impl Build<'_, '_> {
     /// Takes a value QuickJS made, or notes the exception it threw instead.
     fn own<E: de::Error>(&self, value: qjs::JSValue) -> Result<Owned, E> {
         // SAFETY: reading a value's tag has no preconditions.
@@ -137,7 +257,7 @@ impl Build<'_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Build<'_> {
+impl<'de> DeserializeSeed<'de> for Build<'_, 'de> {
     type Value = Owned;
 
     fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<Owned, D::Error> {
@@ -145,7 +265,7 @@ impl<'de> DeserializeSeed<'de> for Build<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Build<'_> {
+impl<'de> Visitor<'de> for Build<'_, 'de> {
     type Value = Owned;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
@@ -187,85 +307,127 @@ impl<'de> Visitor<'de> for Build<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> Result<Owned, A::Error> {
-        // SAFETY: `ctx` is live.
-        let array = self.own(unsafe { qjs::JS_NewArray(self.ctx) })?;
-        let mut index: u32 = 0;
+        let pending = Pending::open(&self);
         while let Some(element) = elements.next_element_seed(self)? {
-            // SAFETY: both values are live values of `ctx`; the element's reference is
-            // handed over (QuickJS frees it if the definition fails).
-            let defined = unsafe {
-                qjs::JS_DefinePropertyValueUint32(
-                    self.ctx,
-                    array.value,
-                    index,
-                    element.into_raw(),
-                    qjs::JS_PROP_C_W_E as _,
-                )
-            };
-            if defined < 0 {
-                return Err(self.thrown());
-            }
-            // An array of 2^32 - 1 elements is past any memory cap; refuse rather than
-            // wrap, and let `JSON.parse` say what it says of it.
-            index = index
-                .checked_add(1)
-                .ok_or_else(|| de::Error::custom("too many elements"))?;
+            self.state.borrow_mut().values.push(element.into_raw());
         }
-        Ok(array)
+        let mut state = self.state.borrow_mut();
+        let elements = &mut state.values[pending.values..];
+        // An array of 2^31 elements is past any memory cap; refuse rather than wrap,
+        // and let `JSON.parse` say what it says of it.
+        let count =
+            c_int::try_from(elements.len()).map_err(|_| de::Error::custom("too many elements"))?;
+        // SAFETY: `ctx` is live and the `count` elements are live values of it, whose
+        // references `JS_NewArrayFrom` takes (it frees them if it fails).
+        let array = unsafe { qjs::JS_NewArrayFrom(self.ctx, count, elements.as_ptr()) };
+        state.values.truncate(pending.values);
+        drop(state);
+        self.own(array)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Owned, A::Error> {
+        let pending = Pending::open(&self);
+        while let Some(key) = members.next_key_seed(Key)? {
+            self.state.borrow_mut().keys.push(key);
+            let value = members.next_value_seed(self)?;
+            self.state.borrow_mut().values.push(value.into_raw());
+        }
+        let mut guard = self.state.borrow_mut();
+        let state = &mut *guard;
+        let keys = &state.keys[pending.keys..];
+        let values = &mut state.values[pending.values..];
+        let hash = keys_hash(keys);
+        let template = state
+            .by_hash
+            .get(&hash)
+            .map(|&index| &state.templates[index])
+            .filter(|template| template.keys == keys);
+        if let Some(template) = template {
+            // SAFETY: the template was made by this read with these keys, so its shape
+            // holds `values.len()` members (checked when it became a template); the
+            // values are live values of `ctx`, whose references are handed over.
+            let object = unsafe {
+                jsruntime_new_object_like(self.ctx, template.object, values.as_mut_ptr())
+            };
+            state.values.truncate(pending.values);
+            state.keys.truncate(pending.keys);
+            drop(guard);
+            return self.own(object);
+        }
         // SAFETY: `ctx` is live.
         let object = self.own(unsafe { qjs::JS_NewObject(self.ctx) })?;
-        while let Some(key) = members.next_key_seed(Key(self))? {
-            let value = members.next_value_seed(self)?;
-            // SAFETY: the object, the atom and the value are live in `ctx`; the value's
-            // reference is handed over (QuickJS frees it if the definition fails), the
-            // atom's stays with its guard.
+        for (key, value) in keys.iter().zip(values.iter_mut()) {
+            // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8.
+            let atom = unsafe { qjs::JS_NewAtomLen(self.ctx, key.as_ptr().cast(), key.len() as _) };
+            if atom == qjs::JS_ATOM_NULL {
+                return Err(self.thrown());
+            }
+            // The value's reference goes to the object (QuickJS frees it if the
+            // definition fails); what is left in its place needs no freeing.
+            let value = std::mem::replace(value, qjs::JS_UNDEFINED);
+            // SAFETY: the object, the atom and the value are live in `ctx`.
             let defined = unsafe {
-                qjs::JS_DefinePropertyValue(
+                let defined = qjs::JS_DefinePropertyValue(
                     self.ctx,
                     object.value,
-                    key.atom,
-                    value.into_raw(),
+                    atom,
+                    value,
                     qjs::JS_PROP_C_W_E as _,
-                )
+                );
+                qjs::JS_FreeAtom(self.ctx, atom);
+                defined
             };
             if defined < 0 {
                 return Err(self.thrown());
             }
         }
+        let count = values.len();
+        state.values.truncate(pending.values);
+        // A repeated key leaves fewer members than keys: no template of that.
+        // SAFETY: the object is a live value of `ctx`.
+        let members = unsafe { jsruntime_object_template_size(object.value) };
+        if count > 0
+            && usize::try_from(members) == Ok(count)
+            && state.templates.len() < MAX_TEMPLATES
+            && !state.by_hash.contains_key(&hash)
+        {
+            let keys = state.keys.drain(pending.keys..).collect();
+            state.by_hash.insert(hash, state.templates.len());
+            state.templates.push(Template {
+                keys,
+                // SAFETY: the object is live; the template keeps its own reference.
+                object: unsafe { qjs::JS_DupValue(self.ctx, object.value) },
+            });
+        }
+        state.keys.truncate(pending.keys);
         Ok(object)
     }
 }
 
-/// Makes a member's key into an atom, straight from the text (no string in between
-/// when the key has no escapes).
-struct Key<'a>(Build<'a>);
+/// Reads a member's key, borrowed from the text when it has no escapes.
+struct Key;
 
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = OwnedAtom;
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<OwnedAtom, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<Self::Value, D::Error> {
         reader.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for Key<'_> {
-    type Value = OwnedAtom;
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a member's name")
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<OwnedAtom, E> {
-        let ctx = self.0.ctx;
-        // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8 at `ptr`.
-        let atom = unsafe { qjs::JS_NewAtomLen(ctx, key.as_ptr().cast(), key.len() as _) };
-        if atom == qjs::JS_ATOM_NULL {
-            return Err(self.0.thrown());
-        }
-        Ok(OwnedAtom { ctx, atom })
+    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(key.to_owned()))
     }
 }
 
@@ -384,6 +546,58 @@ mod tests {
         ] {
             assert_same(text);
         }
+    }
+
+    #[test]
+    fn objects_with_the_same_keys_read_the_same() {
+        // Later objects with a list of keys an earlier one had are made from its shape:
+        // the same keys in another order, a repeated key, an escaped key, a prefix or
+        // an extension of a list, and the same list at other depths are each their own.
+        let mut items = Vec::new();
+        for i in 0..40 {
+            items.push(format!(r#"{{"sku":"S{i}","price":{i}.5,"qty":{i}}}"#));
+            items.push(format!(r#"{{"qty":{i},"sku":"S{i}","price":-0}}"#));
+            items.push(format!(r#"{{"sku":"S{i}","sku":"again","qty":{i}}}"#));
+            items.push(format!(r#"{{"s\u006bu":"S{i}","price":{i},"qty":[{i}]}}"#));
+            items.push(format!(r#"{{"sku":"S{i}","price":{i}}}"#));
+            items.push(format!(
+                r#"{{"sku":"S{i}","price":{i},"qty":1,"more":{{"sku":"in","price":1,"qty":2}}}}"#
+            ));
+            items.push(format!(r#"{{"1":"one","0":{i},"sku":null}}"#));
+            items.push(format!(r#"{{"__proto__":{{"qty":{i}}}}}"#));
+            items.push("{}".to_owned());
+        }
+        assert_same(&format!(
+            r#"{{"region":"EU","items":[{}]}}"#,
+            items.join(",")
+        ));
+        // More distinct key lists than the read remembers.
+        let many: Vec<String> = (0..2 * MAX_TEMPLATES)
+            .map(|i| format!(r#"{{"k{i}":{i},"v":[{{"k{i}":1}},{{"k{i}":2}}]}}"#))
+            .collect();
+        assert_same(&format!("[{}]", many.join(",")));
+    }
+
+    #[test]
+    fn objects_made_from_one_shape_change_independently() {
+        with_run_context(|ctx| {
+            let text = r#"[{"a":1,"b":2},{"a":3,"b":4},{"a":5,"b":6}]"#;
+            let value = parse(&ctx, text).expect("parse");
+            ctx.globals().set("v", value).expect("set");
+            let seen: String = ctx
+                .eval(
+                    r#"
+                    delete v[0].a;
+                    v[1].c = 7;
+                    Object.defineProperty(v[2], "b", { enumerable: false });
+                    v.map((o) => Object.keys(o).join("") + ":" + Object.values(o).join(","))
+                     .join(" ")"#,
+                )
+                .expect("change them");
+            assert_eq!(seen, "b:2 abc:3,4,7 a:5");
+        });
+        // The shapes QuickJS shares between objects are still right for the next read.
+        assert_same(r#"[{"a":1,"b":2},{"a":3,"b":4,"c":5},{"b":1}]"#);
     }
 
     #[test]
