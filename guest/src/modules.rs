@@ -554,6 +554,29 @@ mod tests {
     }
 
     #[test]
+    fn modules_without_top_level_await_run_straight_through_and_throw_what_they_throw() {
+        // Each module's top level runs once, in post-order; one that throws ends the run
+        // with its own exception (patch 12: no promise in between).
+        let fake = fake(&[
+            ("main.js", "import { log } from './log.js'; import './b.js'; log.push('main'); export default () => log;"),
+            ("log.js", "export const log = []; log.push('log');"),
+            ("b.js", "import { log } from './log.js'; import './c.js'; log.push('b');"),
+            ("c.js", "import { log } from './log.js'; log.push('c'); export let later = 1; later = 2;"),
+            ("throws.js", "import './c.js'; throw new RangeError('at import');"),
+            ("entry.js", "import './throws.js'; export default () => 'unreachable';"),
+        ]);
+        assert_eq!(
+            run_module(&fake, "main.js", None, None),
+            Ok(r#"["log","c","b","main"]"#.to_owned())
+        );
+        let Err(Failure::Exception(info)) = run_module(&fake, "entry.js", None, None) else {
+            panic!("an exception expected");
+        };
+        assert_eq!(info.name.as_deref(), Some("RangeError"));
+        assert_eq!(info.message, "at import");
+    }
+
+    #[test]
     fn a_module_without_a_default_export_just_evaluates() {
         let fake = fake(&[("main.js", "console.log('ran'); export const x = 1;")]);
         assert_eq!(

@@ -405,6 +405,43 @@ async fn an_uncaught_error_in_an_imported_module_is_an_exception() {
     assert_eq!(error.name.as_deref(), Some("RangeError"));
 }
 
+/// Imported modules without top-level await run straight through (patch 12 of the
+/// vendored QuickJS): in import order, after any module they import that awaits, and a
+/// loop in one's top level ends in a timeout (uncatchable) without harming the runtime.
+#[tokio::test]
+async fn imported_modules_run_in_order_and_a_loop_in_one_times_out() {
+    let rt = with_loader(Arc::new(Scripted::new(&[
+        ("order.js", "export const order = [];"),
+        ("a.js", "import { order } from './order.js'; order.push('a');"),
+        (
+            "waits.js",
+            "import { order } from './order.js'; await null; order.push('waits');",
+        ),
+        (
+            "after.js",
+            "import { order } from './order.js'; import './waits.js'; order.push('after');",
+        ),
+        ("spins.js", "for (;;) {}"),
+        ("catches.js", "try { for (;;) {} } catch (e) { }"),
+    ])));
+    let request = ExecRequest::module(
+        "import { order } from './order.js'; import './a.js'; import './after.js';\n\
+         order.push('main'); export default () => order;",
+    );
+    assert_eq!(
+        run_request(&rt, request).await,
+        Ok(json!(["a", "waits", "after", "main"]))
+    );
+    for spinning in ["spins.js", "catches.js"] {
+        let request = ExecRequest::module(format!(
+            "import './{spinning}'; export default () => 'unreachable';"
+        ))
+        .timeout(Duration::from_millis(100));
+        expect_kind(run_request(&rt, request).await, ErrorKind::Timeout);
+    }
+    assert_still_works(&rt).await;
+}
+
 /// The README's handler example, as written there.
 #[tokio::test]
 async fn the_readme_pricing_handler_works_as_documented() {

@@ -31479,6 +31479,38 @@ static int js_execute_sync_module(JSContext *ctx, JSModuleDef *m,
         /* C module init : no asynchronous execution */
         if (m->init_func(ctx, m) < 0)
             goto fail;
+    } else if (!m->has_tla) {
+        /* jsruntime (JSRUNTIME-PATCH.md, 12): a module without top-level await runs to
+           its end in one resumption, so the promise of its async call, its resolving
+           functions and their call are made only to be read back at once. Run its
+           body the same way without them: what it throws is the exception either way. */
+        JSAsyncFunctionData *s;
+        JSValue ret;
+
+        s = js_mallocz(ctx, sizeof(*s));
+        if (!s)
+            goto fail;
+        s->header.ref_count = 1;
+        add_gc_object(ctx->rt, &s->header, JS_GC_OBJ_TYPE_ASYNC_FUNCTION);
+        s->is_active = false;
+        s->resolving_funcs[0] = JS_UNDEFINED;
+        s->resolving_funcs[1] = JS_UNDEFINED;
+        if (async_func_init(ctx, &s->func_state, m->func_obj, JS_UNDEFINED, 0, NULL)) {
+            js_async_function_free(ctx->rt, s);
+            goto fail;
+        }
+        s->is_active = true;
+        ret = async_func_resume(ctx, &s->func_state);
+        if (!JS_IsException(ret) && !JS_IsUndefined(ret)) {
+            /* it awaited: its bytecode says it cannot */
+            JS_FreeValue(ctx, ret);
+            JS_ThrowInternalError(ctx, "await in a module without top-level await");
+            ret = JS_EXCEPTION;
+        }
+        /* frees the frame, the returned value on its stack, and closes its variables */
+        js_async_function_free(ctx->rt, s);
+        if (JS_IsException(ret))
+            goto fail;
     } else {
         JSValue promise;
         JSPromiseStateEnum state;
