@@ -39,6 +39,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use rquickjs::{qjs, Ctx, Value};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
+use crate::fnv::Fnv;
+
 // JSRUNTIME-PATCH.md, 11: an object made from another's shape in one step.
 extern "C" {
     fn jsruntime_object_template_size(object: qjs::JSValue) -> c_int;
@@ -121,16 +123,15 @@ impl State<'_> {
     }
 }
 
-/// FNV-1a of a list of keys, each followed by 0xff (a byte UTF-8 never has, so the
-/// lists `["ab"]` and `["a", "b"]` differ).
+/// The hash of a list of keys: each key's bytes and then 0xff (a byte UTF-8 never
+/// has, so the lists `["ab"]` and `["a", "b"]` differ).
 fn keys_hash(keys: &[Cow<'_, str>]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut hasher = Fnv::default();
     for key in keys {
-        for &byte in key.as_bytes().iter().chain(&[0xff]) {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
+        hasher.write(key.as_bytes());
+        hasher.write_u8(0xff);
     }
-    hash
+    hasher.finish()
 }
 
 /// The hasher of [`State::by_hash`], whose keys are hashes already.

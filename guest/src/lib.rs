@@ -20,6 +20,7 @@
 pub mod apis;
 pub mod engine;
 pub mod event_loop;
+pub mod fnv;
 pub mod json;
 pub mod modules;
 pub mod services;

@@ -18,6 +18,7 @@
 //! Resolution itself (what `./x.js` means from `lib/a.js`) is the host's alone: the
 //! guest never computes a name, so the two sides cannot disagree.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -25,6 +26,7 @@ use std::ptr::NonNull;
 
 use rquickjs::{qjs, Ctx, Exception, Value};
 
+use crate::fnv::BuildFnv;
 use crate::services;
 use crate::value::{to_text_lossy, ErrorInfo};
 
@@ -94,12 +96,12 @@ pub enum LoadError {
 #[derive(Default)]
 struct Table {
     /// Bodies not built yet, by resolved name.
-    bodies: HashMap<String, (ModuleKind, ModuleBody)>,
+    bodies: HashMap<String, (ModuleKind, ModuleBody), BuildFnv>,
     /// Importer, then specifier, to resolved name. Nested and keyed by `String` so the
     /// normalize hook, called once per import, looks a link up with the `&str`s QuickJS
     /// hands it, without allocating; the name is kept as the C string the hook returns
     /// (`None`: it holds a NUL, which the hook refuses).
-    links: HashMap<String, HashMap<String, Option<CString>>>,
+    links: HashMap<String, HashMap<String, Option<CString>, BuildFnv>, BuildFnv>,
 }
 
 impl Table {
@@ -364,6 +366,15 @@ pub fn end_run() {
     TABLE.with(|table| *table.borrow_mut() = Table::default());
 }
 
+/// A name QuickJS hands a hook, borrowed when it is UTF-8 (as every name the host
+/// links is): `to_string_lossy` alone takes its slower, chunked path for every name.
+fn c_text(name: &CStr) -> Cow<'_, str> {
+    match name.to_str() {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => name.to_string_lossy(),
+    }
+}
+
 /// QuickJS's normalize hook: the resolved name of `specifier` imported by `importer`.
 unsafe extern "C" fn normalize_hook(
     ctx: *mut qjs::JSContext,
@@ -376,8 +387,8 @@ unsafe extern "C" fn normalize_hook(
     // copy) unless they are not UTF-8.
     let (importer, specifier) = unsafe {
         (
-            CStr::from_ptr(importer).to_string_lossy(),
-            CStr::from_ptr(specifier).to_string_lossy(),
+            c_text(CStr::from_ptr(importer)),
+            c_text(CStr::from_ptr(specifier)),
         )
     };
     let Some(ctx_ptr) = NonNull::new(ctx) else {
@@ -467,7 +478,7 @@ unsafe extern "C" fn load_hook(
 ) -> *mut qjs::JSModuleDef {
     // SAFETY: QuickJS passes a NUL-terminated name and the live context it is loading in.
     unsafe {
-        let name = CStr::from_ptr(name).to_string_lossy().into_owned();
+        let name = c_text(CStr::from_ptr(name));
         build(ctx, &name).map_or(std::ptr::null_mut(), NonNull::as_ptr)
     }
 }
