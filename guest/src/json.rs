@@ -358,7 +358,8 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
         // SAFETY: `ctx` is live.
         let object = self.own(unsafe { qjs::JS_NewObject(self.ctx) })?;
         for (key, value) in keys.iter().zip(values.iter_mut()) {
-            // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8.
+            // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8
+            // (patch 13 makes sure a non-ASCII key is read as UTF-8).
             let atom = unsafe { qjs::JS_NewAtomLen(self.ctx, key.as_ptr().cast(), key.len() as _) };
             if atom == qjs::JS_ATOM_NULL {
                 return Err(self.thrown());
@@ -577,6 +578,23 @@ mod tests {
             .map(|i| format!(r#"{{"k{i}":{i},"v":[{{"k{i}":1}},{{"k{i}":2}}]}}"#))
             .collect();
         assert_same(&format!("[{}]", many.join(",")));
+    }
+
+    #[test]
+    fn a_non_ascii_key_is_its_own_even_when_its_utf_8_bytes_name_an_atom() {
+        // QuickJS's JS_NewAtomLen looked a name's UTF-8 bytes up among its Latin-1
+        // atoms, so with an atom "Ã©" alive (the two characters whose codes are the
+        // bytes of "é" in UTF-8), it read the key "é" as "Ã©" (patch 13).
+        with_run_context(|ctx| {
+            let _kept: Value = ctx
+                .eval(r#"globalThis.kept = { "\u00c3\u00a9": 1 }; kept"#)
+                .expect("an object with that key");
+            for text in [r#"{"é":2}"#, r#"[{"é":1},{"é":2}]"#, r#"{"Ã©":1,"é":2}"#] {
+                let ours = parse(&ctx, text).expect("parse");
+                let theirs = ctx.json_parse(text.as_bytes()).expect("JSON.parse");
+                assert!(same(&ctx, ours, theirs), "{text}");
+            }
+        });
     }
 
     #[test]

@@ -613,6 +613,23 @@ mod tests {
     }
 
     #[test]
+    fn a_non_ascii_entry_names_its_own_export() {
+        // "Ã©" is the two characters whose codes are the UTF-8 bytes of "é" (patch 13).
+        let fake = fake(&[(
+            "main.js",
+            r#"const a = () => "Ã©", b = () => "é"; export { a as "Ã©", b as "é" };"#,
+        )]);
+        assert_eq!(
+            run_module(&fake, "main.js", Some("é"), None),
+            Ok(r#""é""#.to_owned())
+        );
+        assert_eq!(
+            run_module(&fake, "main.js", Some("Ã©"), None),
+            Ok(r#""Ã©""#.to_owned())
+        );
+    }
+
+    #[test]
     fn dynamic_import_asks_the_host_and_compiles_for_this_run() {
         let fake = fake(&[
             ("lib/util.js", "import data from './data.json' with { type: 'json' }; export const twice = (x) => x * 2 * data.k;"),

@@ -3355,13 +3355,26 @@ static JSAtom JS_NewAtomStr(JSContext *ctx, JSString *p)
 }
 
 /* `str` may be pure ASCII or UTF-8 encoded */
+/* jsruntime (JSRUNTIME-PATCH.md, 13): whether `len` bytes at `str` are all ASCII. */
+static bool jsruntime_is_ascii(const char *str, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)str[i] >= 0x80)
+            return false;
+    }
+    return true;
+}
+
 JSAtom JS_NewAtomLen(JSContext *ctx, const char *str, size_t len)
 {
     JSValue val;
 
-    if (len == 0 || !is_digit(*str)) {
-        // TODO(chqrlie): this does not work if `str` has UTF-8 encoded contents
-        // bug example: `({ "\u00c3\u00a9": 1 }).\u00e9` evaluates to `1`.
+    /* jsruntime (JSRUNTIME-PATCH.md, 13): only ASCII is looked up as it is. The atoms
+       compared hold Latin-1 characters, so UTF-8 bytes past ASCII found the wrong
+       atom: `({ "\u00c3\u00a9": 1 }).\u00e9` was 1. Other text takes the UTF-8 path. */
+    if ((len == 0 || !is_digit(*str)) && jsruntime_is_ascii(str, len)) {
         JSAtom atom = __JS_FindAtom(ctx->rt, str, len, JS_ATOM_TYPE_STRING);
         if (atom)
             return atom;
