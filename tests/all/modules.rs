@@ -412,7 +412,10 @@ async fn an_uncaught_error_in_an_imported_module_is_an_exception() {
 async fn imported_modules_run_in_order_and_a_loop_in_one_times_out() {
     let rt = with_loader(Arc::new(Scripted::new(&[
         ("order.js", "export const order = [];"),
-        ("a.js", "import { order } from './order.js'; order.push('a');"),
+        (
+            "a.js",
+            "import { order } from './order.js'; order.push('a');",
+        ),
         (
             "waits.js",
             "import { order } from './order.js'; await null; order.push('waits');",
