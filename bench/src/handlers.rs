@@ -16,6 +16,8 @@ use crate::stats::Summary;
 
 /// Samples per measurement (after a fifth as many to warm up).
 const SAMPLES: usize = 2000;
+/// The turns [`measure`] takes its samples in.
+pub const ROUNDS: usize = 10;
 /// Modules in the graph.
 pub const GRAPH_MODULES: usize = 20;
 
@@ -85,25 +87,6 @@ fn cart_json(bytes: usize) -> String {
         i += 1;
     }
     format!(r#"{{"region":"EU","items":[{}]}}"#, items.join(","))
-}
-
-fn time(
-    runtime: &Runtime,
-    tokio: &tokio::runtime::Runtime,
-    request: &ExecRequest,
-) -> Result<Summary> {
-    tokio.block_on(async {
-        for _ in 0..SAMPLES / 5 {
-            runtime.execute(request).await?;
-        }
-        let mut samples = Vec::with_capacity(SAMPLES);
-        for _ in 0..SAMPLES {
-            let started = Instant::now();
-            runtime.execute(request).await?;
-            samples.push(started.elapsed());
-        }
-        Ok::<_, anyhow::Error>(Summary::of(samples))
-    })
 }
 
 /// The code and inputs of the three measurements, and the runtime that runs them.
@@ -193,14 +176,49 @@ impl Setup {
 }
 
 /// Runs section 9 on `setup`.
+///
+/// The six measurements are taken in turns, [`SAMPLES`] / [`ROUNDS`] of each per round,
+/// after a fifth of [`SAMPLES`] of each to warm up: a stretch of minutes in which the
+/// machine runs slower (a neighbour on the core's other hardware thread shows as no
+/// steal time) then slows both sides of each ratio alike, where one measurement after
+/// another let it fall on one side only (the full run of 2026-12-04 22:21 had every row
+/// of this section 1.5-2x slower than the same binary's section alone).
 pub fn measure(setup: &Setup) -> Result<Handlers> {
     let (runtime, tokio) = (&setup.runtime, &setup.tokio);
-    let trivial = time(runtime, tokio, &setup.trivial())?;
-    let handler_1k = time(runtime, tokio, &setup.handler_1k())?;
-    let graph = time(runtime, tokio, &setup.graph())?;
-    let graph_as_script = time(runtime, tokio, &setup.graph_as_script())?;
-    let input_100k = time(runtime, tokio, &setup.input_100k())?;
-    let native_parse_100k = native_parse(&setup.large, SAMPLES)?;
+    let requests = [
+        setup.trivial(),
+        setup.handler_1k(),
+        setup.graph(),
+        setup.graph_as_script(),
+        setup.input_100k(),
+    ];
+    let native = NativeContext::new()?;
+    let mut times: [Vec<Duration>; 6] = Default::default();
+    tokio.block_on(async {
+        for request in &requests {
+            for _ in 0..SAMPLES / 5 {
+                runtime.execute(request).await?;
+            }
+        }
+        for _ in 0..SAMPLES / 5 {
+            parse_once(&native, &setup.large)?;
+        }
+        for _ in 0..ROUNDS {
+            for (request, times) in requests.iter().zip(&mut times) {
+                for _ in 0..SAMPLES / ROUNDS {
+                    let started = Instant::now();
+                    runtime.execute(request).await?;
+                    times.push(started.elapsed());
+                }
+            }
+            for _ in 0..SAMPLES / ROUNDS {
+                times[5].push(parse_once(&native, &setup.large)?);
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    let [trivial, handler_1k, graph, graph_as_script, input_100k, native_parse_100k] =
+        times.map(Summary::of);
     Ok(Handlers {
         trivial,
         handler_1k,
@@ -212,20 +230,26 @@ pub fn measure(setup: &Setup) -> Result<Handlers> {
     })
 }
 
+/// One native `JSON.parse` of `json` in `native`'s warm context: how long it took (the
+/// parsed value is freed after the clock stops).
+fn parse_once(native: &NativeContext, json: &str) -> Result<Duration> {
+    native.with_ctx(|ctx| {
+        let started = Instant::now();
+        let parsed = ctx.json_parse(json.as_bytes());
+        let took = started.elapsed();
+        parsed
+            .map(|_| took)
+            .map_err(|e| anyhow!("JSON.parse natively: {e}"))
+    })
+}
+
 /// Native QuickJS's `JSON.parse` of `json` in a warm context, `samples` times (after a
 /// fifth as many to warm up).
 pub fn native_parse(json: &str, samples: usize) -> Result<Summary> {
     let native = NativeContext::new()?;
     let mut times = Vec::with_capacity(samples);
     for round in 0..(samples + samples / 5) {
-        let took = native.with_ctx(|ctx| {
-            let started = Instant::now();
-            let parsed = ctx.json_parse(json.as_bytes());
-            let took = started.elapsed();
-            parsed
-                .map(|_| took)
-                .map_err(|e| anyhow!("JSON.parse natively: {e}"))
-        })?;
+        let took = parse_once(&native, json)?;
         if round >= samples / 5 {
             times.push(took);
         }

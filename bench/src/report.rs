@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::handlers::{Handlers, RawSplit, GRAPH_MODULES};
+use crate::handlers::{Handlers, RawSplit, GRAPH_MODULES, ROUNDS};
 use crate::raw_engine::Phases;
 use crate::sandboxed::{ApiSplit, Throughput};
 use crate::stats::{ms, us, Summary};
@@ -1042,7 +1042,9 @@ pub fn write_handlers(out: &mut String, h: &Handlers, raw: &RawSplit) {
         "\n## 9. Handlers and modules\n\n\
              Issue 12's targets. Default `Config`, a `MemoryModuleLoader`, one execution at a \
              time on a current-thread runtime, everything cached (bytecode, the pool's ready \
-             instances); p50 of {} executions each, after a fifth as many to warm up. The \
+             instances); p50 of {} executions each, after a fifth as many to warm up, taken \
+             in turns ({ROUNDS} rounds, each with its share of every one, the native parse too, so a \
+             slower stretch of the machine slows both sides of a ratio alike). The \
              handler is `export default (cart) => cart.items.length`, called with a cart of \
              {} and {} bytes of JSON (`ExecRequest::input_json`); the graph's entry imports \
              {GRAPH_MODULES} one-function modules (`./lib/mN.js`) and calls each, the script \
