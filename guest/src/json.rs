@@ -56,6 +56,13 @@ extern "C" {
 /// small; the common texts (arrays of records) have a handful.
 const MAX_TEMPLATES: usize = 256;
 
+/// At most this many members (or elements) of one array or object wait on the read's
+/// stack to be made in one step; past that, the container is made from them and the
+/// rest are defined in it as they are read. The stack is the guest's own memory, which
+/// QuickJS's heap limit does not count, so it stays small: at most this many values a
+/// level, 128 levels deep (serde_json's limit): 32,768 keys and values, ~1.3 MB.
+const MAX_PENDING: usize = 256;
+
 /// `JSON.parse(text)`, through serde_json when it accepts the text (see the module
 /// docs for why the result is the same either way).
 pub fn parse<'js>(ctx: &Ctx<'js>, text: &str) -> rquickjs::Result<Value<'js>> {
@@ -309,29 +316,72 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> Result<Owned, A::Error> {
         let pending = Pending::open(&self);
+        // Made once the array has MAX_PENDING elements; the rest are defined in it.
+        let mut made: Option<(Owned, u32)> = None;
         while let Some(element) = elements.next_element_seed(self)? {
-            self.state.borrow_mut().values.push(element.into_raw());
+            if let Some((array, index)) = &mut made {
+                // SAFETY: both values are live values of `ctx`; the element's reference
+                // is handed over (QuickJS frees it if the definition fails).
+                let defined = unsafe {
+                    qjs::JS_DefinePropertyValueUint32(
+                        self.ctx,
+                        array.value,
+                        *index,
+                        element.into_raw(),
+                        qjs::JS_PROP_C_W_E as _,
+                    )
+                };
+                if defined < 0 {
+                    return Err(self.thrown());
+                }
+                // An array of 2^32 - 1 elements is past any memory cap; refuse rather
+                // than wrap, and let `JSON.parse` say what it says of it.
+                *index = index
+                    .checked_add(1)
+                    .ok_or_else(|| de::Error::custom("too many elements"))?;
+                continue;
+            }
+            let full = {
+                let mut state = self.state.borrow_mut();
+                state.values.push(element.into_raw());
+                state.values.len() - pending.values == MAX_PENDING
+            };
+            if full {
+                made = Some((self.array_from_pending(&pending)?, MAX_PENDING as u32));
+            }
         }
-        let mut state = self.state.borrow_mut();
-        let elements = &mut state.values[pending.values..];
-        // An array of 2^31 elements is past any memory cap; refuse rather than wrap,
-        // and let `JSON.parse` say what it says of it.
-        let count =
-            c_int::try_from(elements.len()).map_err(|_| de::Error::custom("too many elements"))?;
-        // SAFETY: `ctx` is live and the `count` elements are live values of it, whose
-        // references `JS_NewArrayFrom` takes (it frees them if it fails).
-        let array = unsafe { qjs::JS_NewArrayFrom(self.ctx, count, elements.as_ptr()) };
-        state.values.truncate(pending.values);
-        drop(state);
-        self.own(array)
+        match made {
+            Some((array, _)) => Ok(array),
+            None => self.array_from_pending(&pending),
+        }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Owned, A::Error> {
         let pending = Pending::open(&self);
+        // Made once the object has MAX_PENDING members; the rest are defined in it.
+        let mut made: Option<Owned> = None;
         while let Some(key) = members.next_key_seed(Key)? {
-            self.state.borrow_mut().keys.push(key);
             let value = members.next_value_seed(self)?;
-            self.state.borrow_mut().values.push(value.into_raw());
+            if let Some(object) = &made {
+                self.define(object, &key, value)?;
+                continue;
+            }
+            let full = {
+                let mut state = self.state.borrow_mut();
+                state.keys.push(key);
+                state.values.push(value.into_raw());
+                state.values.len() - pending.values == MAX_PENDING
+            };
+            if full {
+                // SAFETY: `ctx` is live.
+                let object = self.own(unsafe { qjs::JS_NewObject(self.ctx) })?;
+                self.define_pending(&object, &pending)?;
+                self.state.borrow_mut().keys.truncate(pending.keys);
+                made = Some(object);
+            }
+        }
+        if let Some(object) = made {
+            return Ok(object);
         }
         let mut guard = self.state.borrow_mut();
         let state = &mut *guard;
@@ -355,36 +405,11 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
             drop(guard);
             return self.own(object);
         }
+        drop(guard);
         // SAFETY: `ctx` is live.
         let object = self.own(unsafe { qjs::JS_NewObject(self.ctx) })?;
-        for (key, value) in keys.iter().zip(values.iter_mut()) {
-            // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8
-            // (patch 13 makes sure a non-ASCII key is read as UTF-8).
-            let atom = unsafe { qjs::JS_NewAtomLen(self.ctx, key.as_ptr().cast(), key.len() as _) };
-            if atom == qjs::JS_ATOM_NULL {
-                return Err(self.thrown());
-            }
-            // The value's reference goes to the object (QuickJS frees it if the
-            // definition fails); what is left in its place needs no freeing.
-            let value = std::mem::replace(value, qjs::JS_UNDEFINED);
-            // SAFETY: the object, the atom and the value are live in `ctx`.
-            let defined = unsafe {
-                let defined = qjs::JS_DefinePropertyValue(
-                    self.ctx,
-                    object.value,
-                    atom,
-                    value,
-                    qjs::JS_PROP_C_W_E as _,
-                );
-                qjs::JS_FreeAtom(self.ctx, atom);
-                defined
-            };
-            if defined < 0 {
-                return Err(self.thrown());
-            }
-        }
-        let count = values.len();
-        state.values.truncate(pending.values);
+        let count = self.define_pending(&object, &pending)?;
+        let mut state = self.state.borrow_mut();
         // A repeated key leaves fewer members than keys: no template of that.
         // SAFETY: the object is a live value of `ctx`.
         let members = unsafe { jsruntime_object_template_size(object.value) };
@@ -394,7 +419,8 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
             && !state.by_hash.contains_key(&hash)
         {
             let keys = state.keys.drain(pending.keys..).collect();
-            state.by_hash.insert(hash, state.templates.len());
+            let index = state.templates.len();
+            state.by_hash.insert(hash, index);
             state.templates.push(Template {
                 keys,
                 // SAFETY: the object is live; the template keeps its own reference.
@@ -403,6 +429,80 @@ impl<'de> Visitor<'de> for Build<'_, 'de> {
         }
         state.keys.truncate(pending.keys);
         Ok(object)
+    }
+}
+
+impl<'de> Build<'_, 'de> {
+    /// The array of the elements pending above `pending`, which it takes.
+    fn array_from_pending<E: de::Error>(&self, pending: &Pending<'_, 'de>) -> Result<Owned, E> {
+        let mut state = self.state.borrow_mut();
+        let elements = &state.values[pending.values..];
+        // At most MAX_PENDING.
+        let count = elements.len() as c_int;
+        // SAFETY: `ctx` is live and the `count` elements are live values of it, whose
+        // references `JS_NewArrayFrom` takes (it frees them if it fails).
+        let array = unsafe { qjs::JS_NewArrayFrom(self.ctx, count, elements.as_ptr()) };
+        state.values.truncate(pending.values);
+        drop(state);
+        self.own(array)
+    }
+
+    /// Defines the members pending above `pending` on `object`, in order, and pops their
+    /// values (not their keys); how many there were.
+    fn define_pending<E: de::Error>(
+        &self,
+        object: &Owned,
+        pending: &Pending<'_, 'de>,
+    ) -> Result<usize, E> {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let keys = &state.keys[pending.keys..];
+        let values = &mut state.values[pending.values..];
+        for (key, value) in keys.iter().zip(values.iter_mut()) {
+            // The value's reference goes to the object; what is left in its place needs
+            // no freeing if the read fails after this.
+            let value = std::mem::replace(value, qjs::JS_UNDEFINED);
+            if !self.define_raw(object, key, value) {
+                return Err(self.thrown());
+            }
+        }
+        let count = values.len();
+        state.values.truncate(pending.values);
+        Ok(count)
+    }
+
+    /// Defines the member `key` of `object` as `value`.
+    fn define<E: de::Error>(&self, object: &Owned, key: &str, value: Owned) -> Result<(), E> {
+        if self.define_raw(object, key, value.into_raw()) {
+            Ok(())
+        } else {
+            Err(self.thrown())
+        }
+    }
+
+    /// Defines the member `key` of `object` as `value`, whose reference it takes (QuickJS
+    /// frees it if the definition fails); false if QuickJS threw.
+    fn define_raw(&self, object: &Owned, key: &str, value: qjs::JSValue) -> bool {
+        // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8 (patch 13
+        // makes sure a non-ASCII key is read as UTF-8).
+        let atom = unsafe { qjs::JS_NewAtomLen(self.ctx, key.as_ptr().cast(), key.len() as _) };
+        if atom == qjs::JS_ATOM_NULL {
+            // SAFETY: the value is live and owned here.
+            unsafe { qjs::JS_FreeValue(self.ctx, value) };
+            return false;
+        }
+        // SAFETY: the object, the atom and the value are live in `ctx`.
+        unsafe {
+            let defined = qjs::JS_DefinePropertyValue(
+                self.ctx,
+                object.value,
+                atom,
+                value,
+                qjs::JS_PROP_C_W_E as _,
+            );
+            qjs::JS_FreeAtom(self.ctx, atom);
+            defined >= 0
+        }
     }
 }
 
@@ -572,6 +672,17 @@ mod tests {
         assert_same(&format!(
             r#"{{"region":"EU","items":[{}]}}"#,
             items.join(",")
+        ));
+        // Containers with more members than wait to be made in one step.
+        let wide: Vec<String> = (0..3 * MAX_PENDING + 7)
+            .map(|i| format!(r#""k{}":[{i},{{"a":{i}}}]"#, i % (2 * MAX_PENDING)))
+            .collect();
+        let long: Vec<String> = (0..3 * MAX_PENDING + 7).map(|i| i.to_string()).collect();
+        assert_same(&format!(
+            r#"[{{{}}},[{}],[{{{}}}]]"#,
+            wide.join(","),
+            long.join(","),
+            wide[..MAX_PENDING].join(",")
         ));
         // More distinct key lists than the read remembers.
         let many: Vec<String> = (0..2 * MAX_TEMPLATES)
