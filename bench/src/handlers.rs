@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use jsruntime::{Config, ExecRequest, MemoryModuleLoader, Runtime};
 
-use jsruntime_wasm::bindings::jsruntime::sandbox::modules::{Link, Module, ModuleBody, ModuleKind};
+use jsruntime_wasm::bindings::jsruntime::sandbox::modules::{GraphBody, GraphModule};
 
 use crate::native::NativeContext;
 use crate::raw_engine::{RawEngine, RawOptions};
@@ -279,8 +279,8 @@ pub struct RawSplit {
 /// What the raw engine runs for [`RawSplit`]: the guest's inputs, compiled once.
 pub struct RawRuns {
     engine: RawEngine,
-    handler: Vec<Module>,
-    graph: Vec<Module>,
+    handler: Vec<GraphModule>,
+    graph: Vec<GraphModule>,
     trivial: Vec<u8>,
     input_script: Vec<u8>,
     graph_script: Vec<u8>,
@@ -291,26 +291,21 @@ impl RawRuns {
     pub fn new(setup: &Setup) -> Result<RawRuns> {
         let engine = RawEngine::new(RawOptions::library(2))?;
         let tokio = &setup.tokio;
-        let module = |name: &str, source: &str, links: Vec<Link>| -> Result<Module> {
+        let module = |name: &str, source: &str, links: Vec<u32>| -> Result<GraphModule> {
             let compiled = tokio.block_on(engine.compile_module(name, source))?;
-            Ok(Module {
-                name: name.to_owned(),
-                kind: ModuleKind::Javascript,
-                body: Some(ModuleBody::Bytecode(compiled.bytecode)),
+            Ok(GraphModule {
+                body: GraphBody::Bytecode(compiled.bytecode),
                 links,
             })
         };
         let handler = vec![module("main.js", setup.handler, Vec::new())?];
-        let mut graph = Vec::new();
-        let mut links = Vec::new();
+        // The entry first, each import linked to its module by position, as the library
+        // hands it over.
+        let links = (1..=setup.graph_modules.len() as u32).collect();
+        let mut graph = vec![module("main.js", &setup.graph_entry, links)?];
         for (name, source) in &setup.graph_modules {
             graph.push(module(name, source, Vec::new())?);
-            links.push(Link {
-                specifier: format!("./{name}"),
-                resolved: name.clone(),
-            });
         }
-        graph.push(module("main.js", &setup.graph_entry, links)?);
         let trivial = tokio.block_on(engine.compile("trivial.js", "1+1"))?;
         let input_script = tokio.block_on(engine.compile("input.js", "input.items.length"))?;
         let graph_script = tokio.block_on(engine.compile("graph.js", &setup.graph_script))?;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::{CompiledModule, RunLimits};
-use jsruntime_wasm::bindings::jsruntime::sandbox::modules::Module;
+use jsruntime_wasm::bindings::jsruntime::sandbox::modules::GraphModule;
 use jsruntime_wasm::bindings::{NoTenant, Sandbox, SandboxPre};
 pub use jsruntime_wasm::KEEP_RESIDENT_BYTES;
 use jsruntime_wasm::{EngineOptions, EPOCH_TICK, MAX_TABLE_ELEMENTS};
@@ -250,20 +250,20 @@ impl RawEngine {
             .map_err(|failure| anyhow!("compiling {name}: {failure:?}"))
     }
 
-    /// Runs the module `entry` of `modules` (linked already) in a fresh instance, its
-    /// default export called with `input`, and returns the JSON result: the guest's
-    /// side of a handler execution, without the library's.
+    /// Runs the module `entry`, the first of `graph` (linked already), in a fresh
+    /// instance, its default export called with `input`, and returns the JSON result:
+    /// the guest's side of a handler execution, without the library's.
     pub async fn execute_module(
         &self,
         entry: &str,
-        modules: &[Module],
+        graph: &[GraphModule],
         input: Option<&str>,
     ) -> Result<String> {
         let mut store = self.new_store()?;
         let sandbox = self.instantiate(&mut store).await?;
         sandbox
             .jsruntime_sandbox_engine()
-            .call_run_module(&mut store, entry, modules, None, input, run_limits())
+            .call_run_module(&mut store, entry, graph, None, input, run_limits())
             .await
             .map_err(wasmtime_error)?
             .map_err(|failure| anyhow!("the module failed: {failure:?}"))

@@ -5,7 +5,9 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use crate::engine::{Engine, Failure, RunLimits};
-use crate::modules::{ImportRequest, LoadError, ModuleBody, ModuleDef, ModuleKind};
+use crate::modules::{
+    GraphBody, GraphModule, ImportRequest, LoadError, ModuleBody, ModuleDef, ModuleKind,
+};
 use crate::services::{
     self, CallError, CallStyle, Completion, Function, HashAlgorithm, LogLevel, Services, Tenant,
     User,
@@ -177,6 +179,19 @@ fn module_def(module: wit_modules::Module) -> ModuleDef {
     }
 }
 
+fn graph_module(module: wit_modules::GraphModule) -> GraphModule {
+    GraphModule {
+        body: match module.body {
+            wit_modules::GraphBody::Bytecode(bytes) => GraphBody::Bytecode(bytes),
+            wit_modules::GraphBody::Json(json) => GraphBody::Json {
+                name: json.name,
+                text: json.text,
+            },
+        },
+        links: module.links,
+    }
+}
+
 fn import_request(request: ImportRequest) -> wit_modules::ImportRequest {
     wit_modules::ImportRequest {
         specifier: request.specifier,
@@ -254,18 +269,18 @@ impl wit_engine::Guest for Component {
 
     fn run_module(
         entry: String,
-        modules: Vec<wit_modules::Module>,
+        graph: Vec<wit_modules::GraphModule>,
         export_name: Option<String>,
         input_json: Option<String>,
         limits: wit_engine::RunLimits,
     ) -> Result<String, wit_engine::Failure> {
         services::install(Rc::new(ImportedServices));
         let limits = run_limits(limits);
-        let modules = modules.into_iter().map(module_def).collect();
+        let graph: Vec<GraphModule> = graph.into_iter().map(graph_module).collect();
         with_engine(|engine| {
             engine.run_module(
                 &entry,
-                modules,
+                &graph,
                 export_name.as_deref(),
                 input_json.as_deref(),
                 limits,

@@ -8,7 +8,7 @@ use rquickjs::{qjs, Context, Ctx, Value};
 
 use crate::apis::{self, Api};
 use crate::event_loop::{self, Turn};
-use crate::modules::{self, ImportRequest, ModuleDef};
+use crate::modules::{self, GraphError, GraphModule, ImportRequest};
 use crate::services;
 use crate::value::{to_json, ErrorInfo, JsonError};
 
@@ -230,7 +230,7 @@ impl Engine {
         limits: RunLimits,
     ) -> Result<String, Failure> {
         crate::stack::on_script_stack(|| {
-            self.in_run(Vec::new(), limits, |ctx, before| {
+            self.in_run(limits, |ctx, before| {
                 define_input(ctx, input, script_name, before)?;
                 // SAFETY: only bytecode this guest build produced reaches `run` (the host
                 // has no API that accepts bytecode from callers).
@@ -252,22 +252,23 @@ impl Engine {
         })
     }
 
-    /// Runs the module `entry` of `modules` (its import graph, linked by the host) to the
-    /// end of its top level, then calls its export `export` (`default` when `None`, if
-    /// it has one) with the input as its one argument, and returns what that settles to
-    /// as JSON. A module with no default export and no export named gives `null`.
+    /// Runs the module `entry`, the first of `graph` (its static import graph, linked by
+    /// the host), to the end of its top level, then calls its export `export` (`default`
+    /// when `None`, if it has one) with the input as its one argument, and returns what
+    /// that settles to as JSON. A module with no default export and no export named
+    /// gives `null`.
     pub fn run_module(
         &self,
         entry: &str,
-        modules: Vec<ModuleDef>,
+        graph: &[GraphModule],
         export: Option<&str>,
         input: Option<&str>,
         limits: RunLimits,
     ) -> Result<String, Failure> {
         crate::stack::on_script_stack(|| {
-            self.in_run(modules, limits, |ctx, before| {
+            self.in_run(limits, |ctx, before| {
                 let input = define_input(ctx, input, entry, before)?;
-                let module = link_and_evaluate(ctx, entry, before)?;
+                let module = link_and_evaluate(ctx, graph, entry, before)?;
                 // SAFETY: `module` is alive in the context's module list; the namespace is
                 // owned by `Value`.
                 let namespace = unsafe {
@@ -323,7 +324,6 @@ impl Engine {
     /// in the run context, and ends the registry whatever happened.
     fn in_run<R>(
         &self,
-        modules: Vec<ModuleDef>,
         limits: RunLimits,
         f: impl FnOnce(&Ctx<'_>, Exhaustion) -> Result<R, Failure>,
     ) -> Result<R, Failure> {
@@ -344,7 +344,7 @@ impl Engine {
                 let rt = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
                 qjs::JS_UpdateStackTop(rt);
                 qjs::JS_SetMaxStackSize(rt, limits.stack_bytes as qjs::size_t);
-                modules::begin_run(rt, compile_context, modules);
+                modules::begin_run(rt, compile_context);
             }
             event_loop::begin_run();
             let result = f(&ctx, before);
@@ -444,12 +444,13 @@ fn define_input<'js>(
     Ok(value)
 }
 
-/// Builds the entry module (its imports are built as it is read), links it and runs its
-/// top level to the end (top-level `await` included). A failure before any of its code
-/// runs that is a `SyntaxError` (a JSON module that does not parse, an import of a name
-/// a module does not export) is a syntax failure.
+/// Reads the graph (the entry first), links it and runs the entry's top level to the end
+/// (top-level `await` included). A failure before any of its code runs that is a
+/// `SyntaxError` (a JSON module that does not parse, an import of a name a module does
+/// not export) is a syntax failure.
 fn link_and_evaluate(
     ctx: &Ctx<'_>,
+    graph: &[GraphModule],
     entry: &str,
     before: Exhaustion,
 ) -> Result<std::ptr::NonNull<qjs::JSModuleDef>, Failure> {
@@ -466,8 +467,10 @@ fn link_and_evaluate(
     // SAFETY: inside the run begun by `in_run`; the module values made here are new
     // references QuickJS consumes or that are freed here.
     unsafe {
-        let Some(module) = modules::build(raw, entry) else {
-            return Err(before_code(ctx));
+        let module = match modules::read_graph(raw, graph) {
+            Ok(module) => module,
+            Err(GraphError::Thrown) => return Err(before_code(ctx)),
+            Err(GraphError::Mismatch(message)) => return Err(Failure::Internal(message)),
         };
         let value = qjs::JS_MKPTR(qjs::JS_TAG_MODULE, module.as_ptr() as *mut _);
         if qjs::JS_ResolveModule(raw, value) < 0 {

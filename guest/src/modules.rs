@@ -1,14 +1,16 @@
-//! ES modules: the registry of one run, and QuickJS's module hooks over it.
+//! ES modules: a run's static graph, and QuickJS's module hooks for what comes later.
 //!
-//! The host hands a run its module graph up front (`engine.run-module`): every module
-//! by its resolved name, with the links of its imports (specifier to resolved name). The
-//! hooks QuickJS calls while it reads and links modules answer from that table:
+//! The host hands a run its static import graph up front (`engine.run-module`): every
+//! module once, the entry first, each import linked to its module by position.
+//! [`read_graph`] reads them all and links them directly, so no hook is asked about a
+//! static import. The hooks serve what the host could not link in advance, a dynamic
+//! `import()`, from this run's table:
 //!
-//! - *normalize* (importer, specifier) gives the resolved name from the importer's links.
-//!   A specifier the host did not link (a dynamic `import()` of something no module
-//!   imports statically) is asked of the host
-//!   ([`Services::load_module`](crate::services::Services::load_module)); the answer
-//!   joins the table.
+//! - *normalize* (importer, specifier) gives the resolved name from the importer's links
+//!   (those of a module a dynamic import brought). Any other specifier is asked of the
+//!   host ([`Services::load_module`](crate::services::Services::load_module)); the
+//!   answer joins the table. A module the run has already (a static one, by the name its
+//!   bytecode carries) QuickJS then finds among its loaded modules.
 //! - *load* (resolved name) builds the module from its body: bytecode from the host's
 //!   cache is read; JavaScript source (only a dynamic import the cache lacked) is
 //!   compiled in the compile context and read back, for this run only; JSON text becomes
@@ -39,6 +41,18 @@ extern "C" {
         module: qjs::JSValue,
         i: c_int,
     ) -> qjs::JSValue;
+    // JSRUNTIME-PATCH.md, 14: a graph linked by its reader.
+    fn jsruntime_read_module_unlinked(
+        ctx: *mut qjs::JSContext,
+        buf: *const u8,
+        buf_len: usize,
+    ) -> qjs::JSValue;
+    fn jsruntime_module_link(
+        module: *mut qjs::JSModuleDef,
+        i: c_int,
+        target: *mut qjs::JSModuleDef,
+    ) -> c_int;
+    fn jsruntime_module_mark_resolved(module: *mut qjs::JSModuleDef) -> c_int;
 }
 
 /// How an import asks for a module: its `with { type }` attribute.
@@ -81,6 +95,42 @@ pub struct ModuleDef {
     pub body: Option<ModuleBody>,
     /// (specifier, resolved name) of the imports the host resolved.
     pub links: Vec<(String, String)>,
+}
+
+/// One module of a run's static import graph (`engine.run-module`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphModule {
+    /// What it is made of.
+    pub body: GraphBody,
+    /// For each of its import requests, in order, the index in the graph of the module
+    /// it resolves to.
+    pub links: Vec<u32>,
+}
+
+/// What a module of a static graph is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphBody {
+    /// Bytecode this guest build compiled (`Engine::compile_module`); it carries the
+    /// module's resolved name.
+    Bytecode(Vec<u8>),
+    /// A JSON module: its resolved name and text.
+    Json {
+        /// The resolved name.
+        name: String,
+        /// The JSON text.
+        text: String,
+    },
+}
+
+/// Why a static graph could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphError {
+    /// QuickJS threw (out of memory, a JSON module that does not parse): the exception
+    /// is pending in the context.
+    Thrown,
+    /// The graph is not one the host could have made (its links do not match its
+    /// modules' imports): a bug on one side, never the tenant's.
+    Mismatch(String),
 }
 
 /// Why the host could not load a module for a dynamic `import()`.
@@ -149,34 +199,24 @@ pub unsafe fn install_hooks(runtime: *mut qjs::JSRuntime) {
     }
 }
 
-/// Starts a run's registry with `modules` (none for a script: its dynamic imports all go
-/// to the host) and installs the hooks on `runtime`.
+/// Starts a run's registry, empty (what the run's dynamic imports bring joins it), and
+/// installs the hooks on `runtime`.
 ///
 /// # Safety
 /// `runtime` and `compile_context` must be the engine's live runtime and compile context.
-pub unsafe fn begin_run(
-    runtime: *mut qjs::JSRuntime,
-    compile_context: *mut qjs::JSContext,
-    modules: Vec<ModuleDef>,
-) {
-    TABLE.with(|table| {
-        let mut table = table.borrow_mut();
-        *table = Table::default();
-        for module in modules {
-            table.add(module);
-        }
-    });
+pub unsafe fn begin_run(runtime: *mut qjs::JSRuntime, compile_context: *mut qjs::JSContext) {
+    TABLE.with(|table| *table.borrow_mut() = Table::default());
     COMPILE_CONTEXT.with(|cell| cell.set(compile_context));
     // SAFETY: the caller's contract.
     unsafe { install_hooks(runtime) };
 }
 
-/// Takes the module `name` out of the table and builds it in `ctx`: the run's entry, or
-/// any module the load hook is asked for. On failure an exception is pending in `ctx`.
+/// Takes the module `name` out of the table and builds it in `ctx`, for the load hook.
+/// On failure an exception is pending in `ctx`.
 ///
 /// # Safety
 /// `ctx` must be the run context, inside a run begun with [`begin_run`].
-pub unsafe fn build(ctx: *mut qjs::JSContext, name: &str) -> Option<NonNull<qjs::JSModuleDef>> {
+unsafe fn build(ctx: *mut qjs::JSContext, name: &str) -> Option<NonNull<qjs::JSModuleDef>> {
     let taken = TABLE.with(|table| table.borrow_mut().bodies.remove(name));
     // SAFETY: `ctx` is the live run context (the caller's contract).
     let ctx_ref = unsafe { Ctx::from_raw(NonNull::new(ctx)?) };
@@ -200,24 +240,105 @@ pub unsafe fn build(ctx: *mut qjs::JSContext, name: &str) -> Option<NonNull<qjs:
     }
 }
 
-/// Reads module bytecode into `ctx`; its imports are resolved (normalize, load) as it is
-/// read. The module stays alive in the context's module list.
+/// Reads a run's static graph into `ctx` and links every module to the modules its
+/// imports resolve to, by position, and returns the entry (the first).
+///
+/// Why by position: the host resolved every import already, so the guest need not
+/// resolve them again by name. Read one at a time, each module's imports went through
+/// the normalize hook twice (QuickJS resolves while it reads and again before it links),
+/// each time a C string of both names, a table lookup and a copy of the answer, and the
+/// graph came over as names and links to look up: for a graph of 21 small modules that
+/// was a fifth of the run. Read unlinked (`JSRUNTIME-PATCH.md`, 14), no hook is called:
+/// each module joins the context's loaded modules under the name its bytecode carries
+/// (where a later dynamic `import()` of it finds it), and is handed the modules of its
+/// imports directly. Cycles need nothing special: every module is read before any is
+/// linked.
+///
+/// # Safety
+/// `ctx` must be the run context, inside a run begun with [`begin_run`]; the graph's
+/// bytecode must be module bytecode this guest build wrote (the host's cache holds only
+/// that).
+pub unsafe fn read_graph(
+    ctx: *mut qjs::JSContext,
+    graph: &[GraphModule],
+) -> Result<NonNull<qjs::JSModuleDef>, GraphError> {
+    if graph.is_empty() {
+        return Err(GraphError::Mismatch("the graph has no module".to_owned()));
+    }
+    // SAFETY: `ctx` is the live run context (the caller's contract).
+    let ctx_ref = unsafe { Ctx::from_raw(NonNull::new(ctx).ok_or(GraphError::Thrown)?) };
+    let mut read = Vec::with_capacity(graph.len());
+    for module in graph {
+        let built = match &module.body {
+            // SAFETY: the caller's contract.
+            GraphBody::Bytecode(bytecode) => unsafe { read_unlinked(ctx, bytecode) },
+            GraphBody::Json { name, text } => json_module(&ctx_ref, name, text),
+        };
+        read.push(built.ok_or(GraphError::Thrown)?);
+    }
+    for (index, (module, links)) in read.iter().zip(graph.iter().map(|m| &m.links)).enumerate() {
+        // SAFETY: every pointer in `read` is a module alive in the context's list.
+        unsafe {
+            let value = qjs::JS_MKPTR(qjs::JS_TAG_MODULE, module.as_ptr() as *mut c_void);
+            let count = usize::try_from(jsruntime_module_request_count(value)).unwrap_or(0);
+            if count != links.len() {
+                return Err(GraphError::Mismatch(format!(
+                    "module {index} of the graph has {count} imports, the host linked {}",
+                    links.len()
+                )));
+            }
+            for (i, &target) in links.iter().enumerate() {
+                let target = usize::try_from(target)
+                    .ok()
+                    .and_then(|target| read.get(target))
+                    .ok_or_else(|| {
+                        GraphError::Mismatch(format!(
+                            "import {i} of module {index} links to module {target}, past the graph's {}",
+                            read.len()
+                        ))
+                    })?;
+                // `i` < `count`, which came from a c_int.
+                jsruntime_module_link(module.as_ptr(), i as c_int, target.as_ptr());
+            }
+            if jsruntime_module_mark_resolved(module.as_ptr()) < 0 {
+                return Err(GraphError::Mismatch(format!(
+                    "module {index} of the graph has an import without its module"
+                )));
+            }
+        }
+    }
+    Ok(read[0])
+}
+
+/// Reads module bytecode into `ctx` without resolving its imports (see [`read_graph`]).
 ///
 /// # Safety
 /// `bytecode` must be module bytecode this guest build wrote.
-unsafe fn read_module(
+unsafe fn read_unlinked(
     ctx: *mut qjs::JSContext,
     bytecode: &[u8],
 ) -> Option<NonNull<qjs::JSModuleDef>> {
-    // SAFETY: the caller's contract; the value read is freed once its pointer is taken,
-    // the context's module list keeps the module.
+    // SAFETY: the caller's contract; see `module_of`.
     unsafe {
-        let value = qjs::JS_ReadObject(
+        module_of(
             ctx,
-            bytecode.as_ptr(),
-            bytecode.len() as _,
-            qjs::JS_READ_OBJ_BYTECODE as i32,
-        );
+            jsruntime_read_module_unlinked(ctx, bytecode.as_ptr(), bytecode.len()),
+        )
+    }
+}
+
+/// The module a read gave, or `None` with an exception pending: a script's bytecode is
+/// a `TypeError`. The value is freed once its pointer is taken; the context's module
+/// list keeps the module.
+///
+/// # Safety
+/// `value` must be a value just read in `ctx`, owned by the caller.
+unsafe fn module_of(
+    ctx: *mut qjs::JSContext,
+    value: qjs::JSValue,
+) -> Option<NonNull<qjs::JSModuleDef>> {
+    // SAFETY: the caller's contract.
+    unsafe {
         if qjs::JS_IsException(value) {
             return None;
         }
@@ -229,6 +350,27 @@ unsafe fn read_module(
         let module = qjs::JS_VALUE_GET_PTR(value) as *mut qjs::JSModuleDef;
         qjs::JS_FreeValue(ctx, value);
         NonNull::new(module)
+    }
+}
+
+/// Reads module bytecode into `ctx`; its imports are resolved (normalize, load) as it is
+/// read. The module stays alive in the context's module list.
+///
+/// # Safety
+/// `bytecode` must be module bytecode this guest build wrote.
+unsafe fn read_module(
+    ctx: *mut qjs::JSContext,
+    bytecode: &[u8],
+) -> Option<NonNull<qjs::JSModuleDef>> {
+    // SAFETY: the caller's contract; see `module_of`.
+    unsafe {
+        let value = qjs::JS_ReadObject(
+            ctx,
+            bytecode.as_ptr(),
+            bytecode.len() as _,
+            qjs::JS_READ_OBJ_BYTECODE as i32,
+        );
+        module_of(ctx, value)
     }
 }
 
@@ -585,6 +727,68 @@ mod tests {
         };
         assert_eq!(info.name.as_deref(), Some("RangeError"));
         assert_eq!(info.message, "at import");
+    }
+
+    #[test]
+    fn a_dynamic_import_of_a_static_module_is_that_module() {
+        // The static graph is linked by position, never by name; a dynamic import of one
+        // of its modules finds it among the loaded modules by the name its bytecode
+        // carries: one instance, evaluated once.
+        let fake = fake(&[
+            ("main.js", "import * as a from './lib/a.js'; export default async () => { const b = await import('./lib/a.js'); const c = await import('lib/a.js'); return [a === b, b === c, b.count()]; };"),
+            ("lib/a.js", "let runs = 0; runs += 1; export const count = () => runs;"),
+        ]);
+        assert_eq!(
+            run_module(&fake, "main.js", None, None),
+            Ok("[true,true,1]".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_graph_whose_links_do_not_match_its_imports_is_refused_before_any_code_runs() {
+        use crate::engine::Engine;
+        use crate::modules::{GraphBody, GraphModule};
+        use crate::testing::LIMITS;
+        let engine = Engine::new().expect("an engine");
+        let main = engine
+            .compile_module(
+                "main.js",
+                "import { f } from './f.js'; console.log('ran'); export default f;",
+            )
+            .expect("compiles");
+        let f = engine
+            .compile_module("f.js", "export const f = () => 1;")
+            .expect("compiles");
+        let fake = Fake::default();
+        crate::services::install(std::rc::Rc::new(fake.clone()));
+        let graph = |links: Vec<u32>| {
+            vec![
+                GraphModule {
+                    body: GraphBody::Bytecode(main.bytecode.clone()),
+                    links,
+                },
+                GraphModule {
+                    body: GraphBody::Bytecode(f.bytecode.clone()),
+                    links: Vec::new(),
+                },
+            ]
+        };
+        for links in [vec![], vec![1, 1], vec![2]] {
+            let result = engine.run_module("main.js", &graph(links.clone()), None, None, LIMITS);
+            assert!(
+                matches!(&result, Err(Failure::Internal(message)) if message.contains("module 0")),
+                "{links:?}: {result:?}"
+            );
+        }
+        assert!(matches!(
+            engine.run_module("main.js", &[], None, None, LIMITS),
+            Err(Failure::Internal(_))
+        ));
+        assert!(fake.logs().is_empty());
+        assert_eq!(
+            engine.run_module("main.js", &graph(vec![1]), None, None, LIMITS),
+            Ok("1".to_owned())
+        );
     }
 
     #[test]

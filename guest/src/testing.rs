@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::engine::{Engine, Failure, RunLimits};
-use crate::modules::{LoadError, ModuleBody, ModuleDef, ModuleKind};
+use crate::modules::{GraphBody, GraphModule, LoadError, ModuleBody, ModuleDef, ModuleKind};
 use crate::services::{
     self, CallError, CallStyle, Completion, Function, HashAlgorithm, LogLevel, Services, Tenant,
     User,
@@ -274,20 +274,23 @@ pub fn run_module(
     input: Option<&str>,
 ) -> Result<String, Failure> {
     let engine = Engine::new().map_err(Failure::Internal)?;
-    let mut defs: Vec<ModuleDef> = Vec::new();
-    let mut pending = vec![(entry.to_owned(), ModuleKind::JavaScript)];
-    while let Some((name, kind)) = pending.pop() {
-        if defs.iter().any(|def| def.name == name) {
-            continue;
-        }
+    // Each module gets its index when it is first imported; its slot is filled when it
+    // is compiled (breadth first, as the host does).
+    let mut names = vec![entry.to_owned()];
+    let mut kinds = vec![ModuleKind::JavaScript];
+    let mut graph: Vec<GraphModule> = Vec::new();
+    while graph.len() < names.len() {
+        let index = graph.len();
+        let name = names[index].clone();
         let Some((_, source)) = fake.modules.iter().find(|(n, _)| *n == name) else {
             return Err(Failure::Internal(format!("test registry lacks {name}")));
         };
-        if kind == ModuleKind::Json {
-            defs.push(ModuleDef {
-                name,
-                kind,
-                body: Some(ModuleBody::Json(source.clone())),
+        if kinds[index] == ModuleKind::Json {
+            graph.push(GraphModule {
+                body: GraphBody::Json {
+                    name,
+                    text: source.clone(),
+                },
                 links: Vec::new(),
             });
             continue;
@@ -296,18 +299,23 @@ pub fn run_module(
         let mut links = Vec::new();
         for import in compiled.imports {
             let resolved = resolve(&name, &import.specifier);
-            pending.push((resolved.clone(), import.kind));
-            links.push((import.specifier, resolved));
+            let target = match names.iter().position(|known| *known == resolved) {
+                Some(target) => target,
+                None => {
+                    names.push(resolved);
+                    kinds.push(import.kind);
+                    names.len() - 1
+                }
+            };
+            links.push(target as u32);
         }
-        defs.push(ModuleDef {
-            name,
-            kind,
-            body: Some(ModuleBody::Bytecode(compiled.bytecode)),
+        graph.push(GraphModule {
+            body: GraphBody::Bytecode(compiled.bytecode),
             links,
         });
     }
     services::install(Rc::new(fake.clone()));
-    engine.run_module(entry, defs, export, input, LIMITS)
+    engine.run_module(entry, &graph, export, input, LIMITS)
 }
 
 /// [`run`], for a script that must succeed: its completion value's JSON.

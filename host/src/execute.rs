@@ -37,6 +37,7 @@
 //! through stage 7 with its logs and stats. A backstop a little past the deadline answers
 //! the caller even if something failed to stop.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -599,8 +600,9 @@ impl Pipeline {
     }
 
     /// Stage 5: the static import graph of the entry module (`entry`, compiled), every
-    /// module fetched once, compiled through the cache, linked by resolved name. The
-    /// entry comes last; JSON modules are handed over as text.
+    /// module fetched once, compiled through the cache, and linked by position: the entry
+    /// first, then each module in the order it is first imported (breadth first), each
+    /// import given the index of its module. JSON modules are handed over as text.
     async fn link(
         &self,
         lease: &mut Lease,
@@ -608,11 +610,16 @@ impl Pipeline {
         session: &mut ModuleSession,
         host_caller: &HostCaller,
         entry: Compiled,
-    ) -> Result<Vec<wit_modules::Module>, ExecError> {
+    ) -> Result<Vec<wit_modules::GraphModule>, ExecError> {
         let limits = &prepared.limits;
-        let mut modules = Vec::new();
-        let mut queue = std::collections::VecDeque::from([(prepared.name.to_string(), entry)]);
-        while let Some((name, compiled)) = queue.pop_front() {
+        // The index of every module by resolved name, and each index's module once it is
+        // made: a module's slot is taken when it is first imported, filled when its turn
+        // comes.
+        let mut indices: HashMap<String, u32> = HashMap::from([(prepared.name.to_string(), 0)]);
+        let mut graph: Vec<Option<wit_modules::GraphModule>> = vec![None];
+        let mut queue =
+            std::collections::VecDeque::from([(0usize, prepared.name.to_string(), entry)]);
+        while let Some((index, name, compiled)) = queue.pop_front() {
             let mut links = Vec::with_capacity(compiled.imports.len());
             for import in compiled.imports.iter() {
                 let fetched = session
@@ -626,40 +633,52 @@ impl Pipeline {
                     )
                     .await
                     .map_err(|error| error.into_exec_error(limits))?;
-                let resolved = match fetched {
-                    Fetch::Known(resolved) => resolved,
-                    Fetch::New(module) if module.kind == ModuleKind::Json => {
-                        let resolved = module.name.clone();
-                        modules.push(wit_modules::Module {
-                            name: module.name,
-                            kind: wit_modules::ModuleKind::Json,
-                            body: Some(wit_modules::ModuleBody::Json(module.source.to_string())),
-                            links: Vec::new(),
-                        });
-                        resolved
-                    }
+                let target = match fetched {
+                    Fetch::Known(resolved) => match indices.get(&resolved) {
+                        Some(&target) => target,
+                        None => {
+                            return Err(ExecError::Internal(format!(
+                                "module {resolved:?} is known to the execution but not to its graph"
+                            )))
+                        }
+                    },
                     Fetch::New(module) => {
-                        let resolved = module.name.clone();
-                        let compiled = self.compile_import(lease, &module).await?;
-                        queue.push_back((module.name, compiled));
-                        resolved
+                        // The session's module limit keeps this far below u32::MAX.
+                        let target = graph.len() as u32;
+                        graph.push(None);
+                        indices.insert(module.name.clone(), target);
+                        if module.kind == ModuleKind::Json {
+                            graph[target as usize] = Some(wit_modules::GraphModule {
+                                body: wit_modules::GraphBody::Json(wit_modules::JsonModule {
+                                    name: module.name,
+                                    text: module.source.to_string(),
+                                }),
+                                links: Vec::new(),
+                            });
+                        } else {
+                            let compiled = self.compile_import(lease, &module).await?;
+                            queue.push_back((target as usize, module.name, compiled));
+                        }
+                        target
                     }
                 };
-                links.push(wit_modules::Link {
-                    specifier: import.specifier.clone(),
-                    resolved,
-                });
+                links.push(target);
             }
-            modules.push(wit_modules::Module {
-                name,
-                kind: wit_modules::ModuleKind::Javascript,
-                body: Some(wit_modules::ModuleBody::Bytecode(
-                    compiled.bytecode.to_vec(),
-                )),
+            graph[index] = Some(wit_modules::GraphModule {
+                body: wit_modules::GraphBody::Bytecode(compiled.bytecode.to_vec()),
                 links,
             });
         }
-        Ok(modules)
+        // Every slot taken was filled: JSON modules at once, the others when the queue
+        // reached them.
+        graph
+            .into_iter()
+            .map(|module| {
+                module.ok_or_else(|| {
+                    ExecError::Internal("a module of the graph was never made".to_owned())
+                })
+            })
+            .collect()
     }
 
     /// An imported module's bytecode, through the cache; its syntax error names it.

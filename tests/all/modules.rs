@@ -179,6 +179,40 @@ async fn dynamic_import_loads_modules_and_json_and_rejects_what_is_missing() {
 }
 
 #[tokio::test]
+async fn a_dynamic_import_of_a_statically_imported_module_is_that_module() {
+    // The static graph reaches the guest linked by position; a later `import()` of one
+    // of its modules, under any specifier that resolves to it, is the same module,
+    // evaluated once, and the loader is still asked for each name once.
+    let loader = Arc::new(Scripted::new(&[
+        ("lib/counter.js", "export let runs = 0; runs += 1;"),
+        ("lib/data.json", r#"{ "k": 1 }"#),
+        (
+            "lib/user.js",
+            "import * as c from './counter.js'; export const same = async () => c === await import('./counter.js');",
+        ),
+    ]));
+    let rt = with_loader(loader.clone());
+    let source = r#"
+        import * as counter from "./lib/counter.js";
+        import data from "./lib/data.json" with { type: "json" };
+        import { same } from "./lib/user.js";
+        export default async () => {
+            const again = await import("lib/counter.js");
+            const json = await import("./lib/data.json", { with: { type: "json" } });
+            return [again === counter, json.default === data, await same(), again.runs];
+        };
+    "#;
+    let request = ExecRequest::module(source).name("main.js");
+    assert_eq!(
+        run_request(&rt, request).await,
+        Ok(json!([true, true, true, 1]))
+    );
+    let mut asked = loader.asked();
+    asked.sort();
+    assert_eq!(asked, ["lib/counter.js", "lib/data.json", "lib/user.js"]);
+}
+
+#[tokio::test]
 async fn a_missing_import_fails_before_any_code_runs_naming_specifier_and_importer() {
     let loader = Scripted::new(&[("lib/a.js", "import './gone.js'; export const a = 1;")]);
     let rt = with_loader(Arc::new(loader));

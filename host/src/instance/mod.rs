@@ -249,13 +249,13 @@ impl Instance {
         self.classify(result)
     }
 
-    /// Runs the module `entry` of `modules` (its linked import graph) as a handler:
-    /// its export `export` (or `default`) is called with `input`; returns the result as
-    /// JSON text.
+    /// Runs the module `entry`, the first of `graph` (its import graph, linked by
+    /// position), as a handler: its export `export` (or `default`) is called with
+    /// `input`; returns the result as JSON text.
     pub(crate) async fn run_module(
         &mut self,
         entry: &str,
-        modules: &[wit_modules::Module],
+        graph: &[wit_modules::GraphModule],
         export: Option<&str>,
         input: Option<&str>,
         guest_limits: RunLimits,
@@ -263,8 +263,7 @@ impl Instance {
         self.fresh_slice();
         let check = self.store.data().stop_check();
         let api = self.bindings.jsruntime_sandbox_engine();
-        let call =
-            api.call_run_module(&mut self.store, entry, modules, export, input, guest_limits);
+        let call = api.call_run_module(&mut self.store, entry, graph, export, input, guest_limits);
         let result = guest_call(check, call).await;
         self.classify(result)
     }

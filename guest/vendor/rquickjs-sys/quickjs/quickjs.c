@@ -38635,6 +38635,8 @@ typedef struct BCReaderState {
     bool allow_sab;
     bool allow_bytecode;
     bool allow_reference;
+    /* jsruntime (JSRUNTIME-PATCH.md, 14): a module read leaves its imports unresolved. */
+    bool unlinked;
     /* object references */
     JSObject **objects;
     int objects_count;
@@ -39303,6 +39305,10 @@ static JSValue JS_ReadModule(BCReaderState *s)
             // JS_WriteModule() does not serialize modules transitively
             // because that doesn't work for C modules and is also prone
             // to loading the same JS module twice.
+            /* jsruntime (JSRUNTIME-PATCH.md, 14): or not at all, for a reader that
+               links the module itself (jsruntime_read_module_unlinked). */
+            if (s->unlinked)
+                continue;
             *pm = js_host_resolve_imported_module_atom(s->ctx, m->module_name,
                                                        rme->module_name,
                                                        rme->attributes);
@@ -39932,6 +39938,62 @@ JSValue JS_ReadObject(JSContext *ctx, const uint8_t *buf, size_t buf_len,
                       int flags)
 {
     return JS_ReadObject2(ctx, buf, buf_len, flags, NULL);
+}
+
+/* jsruntime (JSRUNTIME-PATCH.md, 14): a module graph linked by its reader.
+
+   jsruntime_read_module_unlinked reads module bytecode (trusted: JS_READ_OBJ_BYTECODE)
+   as JS_ReadObject does, but resolves none of its imports: no hook is called and every
+   import request is left without its module. The module joins the context's loaded
+   modules under the name its bytecode carries.
+
+   jsruntime_module_link gives import request `i` of `m` its module; once each request
+   has one, jsruntime_module_mark_resolved marks `m` resolved, so JS_ResolveModule and
+   linking take the modules given, never asking the hooks. -1 for a request out of
+   range, or (mark_resolved) a request still without its module. */
+JSValue jsruntime_read_module_unlinked(JSContext *ctx, const uint8_t *buf, size_t buf_len)
+{
+    BCReaderState ss, *s = &ss;
+    JSValue obj;
+
+    ctx->binary_object_count += 1;
+    ctx->binary_object_size += buf_len;
+
+    memset(s, 0, sizeof(*s));
+    s->ctx = ctx;
+    s->buf_start = buf;
+    s->buf_end = buf + buf_len;
+    s->ptr = buf;
+    s->allow_bytecode = true;
+    s->unlinked = true;
+    s->first_atom = JS_ATOM_END;
+    if (JS_ReadObjectAtoms(s)) {
+        obj = JS_EXCEPTION;
+    } else {
+        obj = JS_ReadObjectRec(s);
+    }
+    js_free(ctx, s->sab_tab);
+    bc_reader_free(s);
+    return obj;
+}
+
+int jsruntime_module_link(JSModuleDef *m, int i, JSModuleDef *target)
+{
+    if (i < 0 || i >= m->req_module_entries_count || !target)
+        return -1;
+    m->req_module_entries[i].module = target;
+    return 0;
+}
+
+int jsruntime_module_mark_resolved(JSModuleDef *m)
+{
+    int i;
+    for(i = 0; i < m->req_module_entries_count; i++) {
+        if (!m->req_module_entries[i].module)
+            return -1;
+    }
+    m->resolved = true;
+    return 0;
 }
 
 /*******************************************************************/
