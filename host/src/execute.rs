@@ -612,6 +612,7 @@ impl Pipeline {
         entry: Compiled,
     ) -> Result<Vec<wit_modules::GraphModule>, ExecError> {
         let limits = &prepared.limits;
+        let stops = lease.stop_check();
         // The index of every module by resolved name, and each index's module once it is
         // made: a module's slot is taken when it is first imported, filled when its turn
         // comes.
@@ -626,7 +627,7 @@ impl Pipeline {
                     .fetch(
                         Asker::Link,
                         host_caller,
-                        lease.stopped(),
+                        || stops.stopped(),
                         &name,
                         &import.specifier,
                         import.kind,
@@ -687,6 +688,9 @@ impl Pipeline {
         lease: &mut Lease,
         module: &Fetched,
     ) -> Result<Compiled, ExecError> {
+        if let Some(compiled) = self.cache.recent_module(&module.name, &module.source) {
+            return Ok(compiled);
+        }
         let compiled = self
             .compile_cached(
                 lease,
@@ -697,7 +701,11 @@ impl Pipeline {
             )
             .await;
         match compiled {
-            Ok((compiled, _)) => Ok(compiled),
+            Ok((compiled, _)) => {
+                self.cache
+                    .remember_module(&module.name, &module.source, &compiled);
+                Ok(compiled)
+            }
             Err(ExecError::Syntax(mut error)) => {
                 error.message = format!("{} (in module {})", error.message, module.name);
                 Err(ExecError::Syntax(error))

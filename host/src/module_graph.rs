@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use tokio::sync::oneshot;
+
 use crate::cache::{self, BytecodeCache, CodeKind, Compiled};
 use crate::context::ExecContext;
 use crate::error::ExecError;
@@ -170,12 +172,13 @@ impl ModuleSession {
     }
 
     /// Resolves `specifier` from `importer` and, unless the execution has that module
-    /// already, asks the loader for it (on the caller's task, until `stopped`).
-    pub(crate) async fn fetch(
+    /// already, asks the loader for it (on the caller's task, until the future `stopped`
+    /// makes ends; it is made only if the loader does not answer at once).
+    pub(crate) async fn fetch<S: Future<Output = Interrupt>>(
         &mut self,
         asker: Asker,
         host_caller: &HostCaller,
-        stopped: impl Future<Output = Interrupt>,
+        stopped: impl FnOnce() -> S,
         importer: &str,
         specifier: &str,
         kind: ModuleKind,
@@ -216,14 +219,20 @@ impl ModuleSession {
         };
         let context = Arc::clone(&self.context);
         let load = async move { loader.load(&context, &request).await };
-        let reply = match asker {
+        let mut reply = match asker {
             Asker::Link => host_caller.run_here_first(load),
             Asker::Import => host_caller.run(load),
         };
-        let ran = tokio::select! {
-            biased;
-            ran = reply => ran,
-            interrupt = stopped => return Err(FetchError::Interrupted(interrupt)),
+        // A loader that answered when first polled (an in-memory one, in place) needs no
+        // wait, nor the deadline's timer and the tokens' clones that `stopped` makes.
+        let ran = match reply.try_recv() {
+            Ok(ran) => Ok(ran),
+            Err(oneshot::error::TryRecvError::Closed) => Err(()),
+            Err(oneshot::error::TryRecvError::Empty) => tokio::select! {
+                biased;
+                ran = reply => ran.map_err(|_| ()),
+                interrupt = stopped() => return Err(FetchError::Interrupted(interrupt)),
+            },
         };
         let source = match ran {
             Ok(Ran::Done(Ok(Some(source)))) => source,

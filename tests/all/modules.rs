@@ -149,6 +149,36 @@ async fn each_tenant_imports_from_its_own_registry() {
 }
 
 #[tokio::test]
+async fn each_execution_imports_what_the_loader_holds_now() {
+    // The runtime keeps compiled modules by name and source, but the loader decides what
+    // each execution imports: tenants alternating on one name, and a module replaced
+    // between executions, each get their own version every time.
+    let loader = Arc::new(
+        MemoryModuleLoader::new()
+            .with_tenant("t1", "lib/tax", "export const rate = 1;")
+            .with_tenant("t2", "lib/tax", "export const rate = 2;"),
+    );
+    let rt = with_loader(loader.clone());
+    let source = "import { rate } from 'lib/tax'; export default () => rate;";
+    for round in 0..3 {
+        for (id, expected) in [("t1", 1), ("t2", 2)] {
+            let request = ExecRequest::module(source).context(tenant(id));
+            assert_eq!(
+                run_request(&rt, request).await,
+                Ok(json!(expected)),
+                "tenant {id}, round {round}"
+            );
+        }
+    }
+    loader.insert_for_tenant("t1", "lib/tax", "export const rate = 10;");
+    let request = ExecRequest::module(source).context(tenant("t1"));
+    assert_eq!(run_request(&rt, request).await, Ok(json!(10)));
+    loader.insert_for_tenant("t1", "lib/tax", "export const rate = 1;");
+    let request = ExecRequest::module(source).context(tenant("t1"));
+    assert_eq!(run_request(&rt, request).await, Ok(json!(1)));
+}
+
+#[tokio::test]
 async fn dynamic_import_loads_modules_and_json_and_rejects_what_is_missing() {
     let loader = Scripted::new(&[
         (

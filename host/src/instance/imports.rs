@@ -311,13 +311,14 @@ impl wit_modules::Host for ExecState {
                 "cannot import {specifier:?} from {importer:?}: modules are not available here"
             ))));
         };
+        // Made here: a closure borrowing `self` would hold it across the await.
         let stopped = self.stopped();
         let kind = super::module_kind(kind);
         let fetched = session
             .fetch(
                 Asker::Import,
                 &self.host_caller,
-                stopped,
+                move || stopped,
                 &importer,
                 &specifier,
                 kind,

@@ -27,7 +27,7 @@ use wasmtime::Store;
 
 use crate::cache::{Compiled, Import};
 use crate::error::ExecError;
-use crate::failure::{self, Interrupt};
+use crate::failure;
 use crate::host_fn::HostFns;
 use crate::module_graph::ModuleSession;
 use crate::modules::ModuleKind;
@@ -287,9 +287,10 @@ impl Instance {
         self.store.data_mut().modules = Some(session);
     }
 
-    /// Resolves when the execution must stop (its deadline, cancellation, shutdown).
-    pub(crate) fn stopped(&self) -> impl std::future::Future<Output = Interrupt> + Send + 'static {
-        self.store.data().stopped()
+    /// What tells whether the execution must stop, held apart from the instance (see
+    /// [`StopCheck`]).
+    pub(crate) fn stop_check(&self) -> StopCheck {
+        self.store.data().stop_check()
     }
 
     /// What the execution used, and its logs (taken: a second call finds none).

@@ -155,6 +155,28 @@ impl StopCheck {
     pub(crate) fn interrupt(&self) -> Option<Interrupt> {
         interrupt(&self.shutdown, self.cancel.as_ref(), self.deadline)
     }
+
+    /// Resolves when the execution must stop, with the reason (see
+    /// [`ExecState::stopped`]).
+    pub(crate) fn stopped(&self) -> impl std::future::Future<Output = Interrupt> + Send + 'static {
+        let shutdown = self.shutdown.clone();
+        let cancel = self.cancel.clone();
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        async move {
+            let cancelled = async {
+                match &cancel {
+                    Some(token) => token.cancelled().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => Interrupt::Shutdown,
+                () = cancelled => Interrupt::Cancelled,
+                () = tokio::time::sleep_until(deadline) => Interrupt::Timeout,
+            }
+        }
+    }
 }
 
 /// The data of one instance's store.
@@ -263,23 +285,7 @@ impl ExecState {
     /// Resolves when the execution must stop, with the reason: for waits outside wasm
     /// (a host function), where no fuel yield happens to check the deadline.
     pub(crate) fn stopped(&self) -> impl std::future::Future<Output = Interrupt> + Send + 'static {
-        let shutdown = self.shutdown.clone();
-        let cancel = self.cancel.clone();
-        let deadline = tokio::time::Instant::from_std(self.deadline);
-        async move {
-            let cancelled = async {
-                match &cancel {
-                    Some(token) => token.cancelled().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => Interrupt::Shutdown,
-                () = cancelled => Interrupt::Cancelled,
-                () = tokio::time::sleep_until(deadline) => Interrupt::Timeout,
-            }
-        }
+        self.stop_check().stopped()
     }
 
     /// Takes the captured logs, leaving none.
