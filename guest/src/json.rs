@@ -34,12 +34,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::c_int;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 use rquickjs::{qjs, Ctx, Value};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
-use crate::fnv::Fnv;
+use crate::fnv::{BuildFnv, Fnv};
 
 // JSRUNTIME-PATCH.md, 11: an object made from another's shape in one step.
 extern "C" {
@@ -104,7 +104,7 @@ struct State<'de> {
     /// The keys of those members, in the same order.
     keys: Vec<Cow<'de, str>>,
     /// Templates by the hash of their keys (see [`keys_hash`]).
-    by_hash: HashMap<u64, usize, BuildHasherDefault<Passthrough>>,
+    by_hash: HashMap<u64, usize, BuildFnv>,
     templates: Vec<Template<'de>>,
 }
 
@@ -139,26 +139,6 @@ fn keys_hash(keys: &[Cow<'_, str>]) -> u64 {
         hasher.write_u8(0xff);
     }
     hasher.finish()
-}
-
-/// The hasher of [`State::by_hash`], whose keys are hashes already.
-#[derive(Default)]
-struct Passthrough(u64);
-
-impl Hasher for Passthrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 << 8) | u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
 }
 
 /// A value made in `ctx` and owned here: freed if the read fails before it is placed.
