@@ -657,7 +657,14 @@ impl Pipeline {
                                 links: Vec::new(),
                             });
                         } else {
-                            let compiled = self.compile_import(lease, &module).await?;
+                            // The recent module, when it is this source's, without making
+                            // the lookup's future: boxed, that (several KiB of state) is
+                            // made only for a module to look up or compile.
+                            let compiled =
+                                match self.cache.recent_module(&module.name, &module.source) {
+                                    Some(compiled) => compiled,
+                                    None => Box::pin(self.compile_import(lease, &module)).await?,
+                                };
                             queue.push_back((target as usize, module.name, compiled));
                         }
                         target
@@ -682,15 +689,13 @@ impl Pipeline {
             .collect()
     }
 
-    /// An imported module's bytecode, through the cache; its syntax error names it.
+    /// An imported module's bytecode, through the keyed cache (the caller looked for it
+    /// among the recent modules); its syntax error names it.
     async fn compile_import(
         &self,
         lease: &mut Lease,
         module: &Fetched,
     ) -> Result<Compiled, ExecError> {
-        if let Some(compiled) = self.cache.recent_module(&module.name, &module.source) {
-            return Ok(compiled);
-        }
         let compiled = self
             .compile_cached(
                 lease,
