@@ -37,7 +37,6 @@
 //! through stage 7 with its logs and stats. A backstop a little past the deadline answers
 //! the caller even if something failed to stop.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -613,13 +612,11 @@ impl Pipeline {
     ) -> Result<Vec<wit_modules::GraphModule>, ExecError> {
         let limits = &prepared.limits;
         let stops = lease.stop_check();
-        // The index of every module by resolved name, and each index's module once it is
-        // made: a module's slot is taken when it is first imported, filled when its turn
-        // comes.
-        let mut indices: HashMap<String, u32> = HashMap::from([(prepared.name.to_string(), 0)]);
-        let mut graph: Vec<Option<wit_modules::GraphModule>> = vec![None];
-        let mut queue =
-            std::collections::VecDeque::from([(0usize, prepared.name.to_string(), entry)]);
+        // Each module at the index the session gave it (the entry 0, then each new module
+        // in the order it is first imported): its slot is taken then, and filled when its
+        // turn comes.
+        let mut graph: Vec<Option<wit_modules::GraphModule>> = Vec::new();
+        let mut queue = std::collections::VecDeque::from([(0, prepared.name.to_string(), entry)]);
         while let Some((index, name, compiled)) = queue.pop_front() {
             let mut links = Vec::with_capacity(compiled.imports.len());
             for import in compiled.imports.iter() {
@@ -635,21 +632,11 @@ impl Pipeline {
                     .await
                     .map_err(|error| error.into_exec_error(limits))?;
                 let target = match fetched {
-                    Fetch::Known(resolved) => match indices.get(&resolved) {
-                        Some(&target) => target,
-                        None => {
-                            return Err(ExecError::Internal(format!(
-                                "module {resolved:?} is known to the execution but not to its graph"
-                            )))
-                        }
-                    },
+                    Fetch::Known { index, .. } => index,
                     Fetch::New(module) => {
-                        // The session's module limit keeps this far below u32::MAX.
-                        let target = graph.len() as u32;
-                        graph.push(None);
-                        indices.insert(module.name.clone(), target);
+                        let target = module.index;
                         if module.kind == ModuleKind::Json {
-                            graph[target as usize] = Some(wit_modules::GraphModule {
+                            *slot(&mut graph, target) = Some(wit_modules::GraphModule {
                                 body: wit_modules::GraphBody::Json(wit_modules::JsonModule {
                                     name: module.name,
                                     text: module.source.to_string(),
@@ -665,20 +652,20 @@ impl Pipeline {
                                     Some(compiled) => compiled,
                                     None => Box::pin(self.compile_import(lease, &module)).await?,
                                 };
-                            queue.push_back((target as usize, module.name, compiled));
+                            queue.push_back((target, module.name, compiled));
                         }
                         target
                     }
                 };
                 links.push(target);
             }
-            graph[index] = Some(wit_modules::GraphModule {
+            *slot(&mut graph, index) = Some(wit_modules::GraphModule {
                 body: wit_modules::GraphBody::Bytecode(compiled.bytecode.to_vec()),
                 links,
             });
         }
-        // Every slot taken was filled: JSON modules at once, the others when the queue
-        // reached them.
+        // Every slot was filled: JSON modules when first imported, the others when the
+        // queue reached them.
         graph
             .into_iter()
             .map(|module| {
@@ -718,6 +705,18 @@ impl Pipeline {
             Err(error) => Err(error),
         }
     }
+}
+
+/// The slot of the module at `index` in a graph being made, the graph grown to hold it.
+fn slot(
+    graph: &mut Vec<Option<wit_modules::GraphModule>>,
+    index: u32,
+) -> &mut Option<wit_modules::GraphModule> {
+    let index = index as usize;
+    if graph.len() <= index {
+        graph.resize_with(index + 1, || None);
+    }
+    &mut graph[index]
 }
 
 /// Compiles `source` as `kind` in `lease`.

@@ -30,6 +30,8 @@ pub(crate) struct Fetched {
     pub(crate) name: String,
     pub(crate) kind: ModuleKind,
     pub(crate) source: Arc<str>,
+    /// Its position among the execution's modules (see [`Fetch`]).
+    pub(crate) index: u32,
 }
 
 impl Fetched {
@@ -51,12 +53,16 @@ pub(crate) enum Asker {
 }
 
 /// What [`ModuleSession::fetch`] found.
+///
+/// Every module of an execution has an index: the order the execution came to know it
+/// in, the entry 0. The static graph is linked in that order (stage 5 fetches every
+/// module of it before any dynamic import can), so the index is its position there.
 #[derive(Debug)]
 pub(crate) enum Fetch {
     /// A module new to this execution.
     New(Fetched),
-    /// The execution has this module already (under this resolved name).
-    Known(String),
+    /// The execution has this module already (under this resolved name, at this index).
+    Known { name: String, index: u32 },
 }
 
 /// Why a module could not be fetched.
@@ -122,8 +128,8 @@ pub(crate) struct ModuleSession {
     pub(crate) cache: BytecodeCache,
     max_modules: u32,
     max_bytes: u64,
-    /// Every module this execution has, by resolved name.
-    known: HashMap<String, ModuleKind>,
+    /// Every module this execution has, by resolved name: its kind and index.
+    known: HashMap<String, (ModuleKind, u32)>,
     bytes: u64,
 }
 
@@ -150,9 +156,16 @@ impl ModuleSession {
     /// Counts the entry module, whose source came with the request.
     pub(crate) fn add_entry(&mut self, name: &str, source_len: usize) -> Result<(), FetchError> {
         self.count(name, ModuleKind::JavaScript, source_len)
+            .map(drop)
     }
 
-    fn count(&mut self, name: &str, kind: ModuleKind, source_len: usize) -> Result<(), FetchError> {
+    /// Counts a new module against the limits and gives it the next index.
+    fn count(
+        &mut self,
+        name: &str,
+        kind: ModuleKind,
+        source_len: usize,
+    ) -> Result<u32, FetchError> {
         if self.known.len() >= self.max_modules as usize {
             return Err(FetchError::Limit(format!(
                 "loading {name:?} would make more than {} modules",
@@ -167,8 +180,10 @@ impl ModuleSession {
             )));
         }
         self.bytes = bytes;
-        self.known.insert(name.to_owned(), kind);
-        Ok(())
+        // Below `max_modules`, a u32.
+        let index = self.known.len() as u32;
+        self.known.insert(name.to_owned(), (kind, index));
+        Ok(index)
     }
 
     /// Resolves `specifier` from `importer` and, unless the execution has that module
@@ -189,18 +204,18 @@ impl ModuleSession {
             reason,
         };
         let name = resolve(importer, specifier).map_err(not_found)?;
-        if let Some(known) = self.known.get(&name) {
-            if *known != kind {
+        if let Some(&(known, index)) = self.known.get(&name) {
+            if known != kind {
                 return Err(FetchError::Failed {
                     module: name,
                     message: format!(
                         "it is imported both as {} and as {}",
-                        kind_name(*known),
+                        kind_name(known),
                         kind_name(kind)
                     ),
                 });
             }
-            return Ok(Fetch::Known(name));
+            return Ok(Fetch::Known { name, index });
         }
         let Some(loader) = self.loader.clone() else {
             return Err(not_found("the runtime has no module loader".to_owned()));
@@ -256,8 +271,13 @@ impl ModuleSession {
             // The caller's side is gone: the execution was dropped.
             Err(_) => return Err(FetchError::Interrupted(Interrupt::Cancelled)),
         };
-        self.count(&name, kind, source.len())?;
-        Ok(Fetch::New(Fetched { name, kind, source }))
+        let index = self.count(&name, kind, source.len())?;
+        Ok(Fetch::New(Fetched {
+            name,
+            kind,
+            source,
+            index,
+        }))
     }
 
     /// The cached bytecode of a fetched JavaScript module, if any.

@@ -325,7 +325,7 @@ impl wit_modules::Host for ExecState {
             )
             .await;
         let reply = match fetched {
-            Ok(Fetch::Known(name)) => Ok(wit_modules::Module {
+            Ok(Fetch::Known { name, .. }) => Ok(wit_modules::Module {
                 name,
                 kind: wit_kind(kind),
                 body: None,
