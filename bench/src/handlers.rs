@@ -338,6 +338,40 @@ impl RawRuns {
     }
 }
 
+impl RawRuns {
+    /// The fuel (wasm operators executed, instantiation included) one run of `kind`
+    /// uses: the guest's work, which the machine's load does not move, for A/B
+    /// comparisons of guest builds (`JSRUNTIME_BENCH_GUEST`). Kinds as for [`RawRuns::run`].
+    pub fn fuel(&self, setup: &Setup, kind: &str) -> Result<u64> {
+        let engine = &self.engine;
+        let small = Some(setup.small.as_str());
+        let large = Some(setup.large.as_str());
+        let fuel = setup.tokio.block_on(async {
+            match kind {
+                "trivial" => engine.execute_fuel(&self.trivial).await,
+                "1k" => {
+                    engine
+                        .execute_module_fuel("main.js", &self.handler, small)
+                        .await
+                }
+                "graph" => {
+                    engine
+                        .execute_module_fuel("main.js", &self.graph, None)
+                        .await
+                }
+                "graph-script" => engine.execute_fuel(&self.graph_script).await,
+                "100k" => {
+                    engine
+                        .execute_module_fuel("main.js", &self.handler, large)
+                        .await
+                }
+                other => Err(anyhow!("no fuel figure for the raw run {other}")),
+            }
+        })?;
+        fuel.ok_or_else(|| anyhow!("the raw engine runs without fuel"))
+    }
+}
+
 /// Measures [`RawSplit`].
 pub fn measure_raw(setup: &Setup, samples: usize) -> Result<RawSplit> {
     let runs = RawRuns::new(setup)?;

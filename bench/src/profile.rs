@@ -20,7 +20,9 @@
 //!
 //! `handlers-KIND` and `handlers-raw-KIND` run section 9's executions (KIND: `trivial`,
 //! `1k`, `graph`, `graph-script`, `100k`; raw also `script-1k`) through the library or
-//! the raw engine.
+//! the raw engine. `handlers-fuel` prints the fuel one raw run of each uses (N is
+//! ignored): the guest's work, steady whatever the machine's load, for A/B comparisons
+//! of guest builds through `JSRUNTIME_BENCH_GUEST`.
 //!
 //! With `JSRUNTIME_BENCH_PERFMAP=1` the raw engine writes `/tmp/perf-PID.map`, so
 //! `perf report` names the guest's functions (`raw:NAME` variants). With
@@ -251,6 +253,13 @@ fn handlers(variant: &str, kind: &str, count: usize) -> Result<()> {
             us(summary.p50),
             us(summary.min)
         );
+        return Ok(());
+    }
+    if kind == "fuel" {
+        let raw = crate::handlers::RawRuns::new(&setup)?;
+        for kind in ["trivial", "1k", "graph", "graph-script", "100k"] {
+            println!("handlers-raw-{kind}: {} fuel", raw.fuel(&setup, kind)?);
+        }
         return Ok(());
     }
     if let Some(kind) = kind.strip_prefix("raw-") {

@@ -269,6 +269,29 @@ impl RawEngine {
             .map_err(|failure| anyhow!("the module failed: {failure:?}"))
     }
 
+    /// [`RawEngine::execute_module`], returning the fuel it used instead of its result
+    /// (see [`RawEngine::execute_fuel`]).
+    pub async fn execute_module_fuel(
+        &self,
+        entry: &str,
+        graph: &[GraphModule],
+        input: Option<&str>,
+    ) -> Result<Option<u64>> {
+        let mut store = self.new_store()?;
+        let sandbox = self.instantiate(&mut store).await?;
+        sandbox
+            .jsruntime_sandbox_engine()
+            .call_run_module(&mut store, entry, graph, None, input, run_limits())
+            .await
+            .map_err(wasmtime_error)?
+            .map_err(|failure| anyhow!("the module failed: {failure:?}"))?;
+        if !self.options.fuel {
+            return Ok(None);
+        }
+        let left = store.get_fuel().map_err(wasmtime_error)?;
+        Ok(Some(FUEL.saturating_sub(left)))
+    }
+
     /// Runs bytecode in a fresh instance with `input` (JSON) as the global `input`.
     pub async fn execute_with_input(&self, bytecode: &[u8], input: Option<&str>) -> Result<String> {
         let mut store = self.new_store()?;
