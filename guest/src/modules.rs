@@ -817,6 +817,37 @@ mod tests {
     }
 
     #[test]
+    fn names_read_from_bytecode_are_the_atoms_the_runtime_already_has() {
+        // Each module's names are looked up among the runtime's atoms by their bytes
+        // (patch 15): those the entry made when it was read (every import is an export's
+        // name), names the snapshot has (`TextEncoder`), Latin-1 and wide names, and two
+        // names that must stay apart ("Ã©" is the UTF-8 bytes of "é" as characters).
+        let fake = fake(&[
+            (
+                "main.js",
+                r#"
+                import { café, 名前, x, TextEncoder as te, "Ã©" as a, "é" as b } from "./lib.js";
+                import * as lib from "./lib.js";
+                export default () => [café, 名前, x, te === globalThis.TextEncoder, a, b,
+                    Object.keys(lib).join(","), ({ "café": 1, "é": 2, "Ã©": 3 })["é"]];
+                "#,
+            ),
+            (
+                "lib.js",
+                r#"
+                export const café = "c", 名前 = "n", x = "x", TextEncoder = globalThis.TextEncoder;
+                const one = "Ã©", two = "é";
+                export { one as "Ã©", two as "é" };
+                "#,
+            ),
+        ]);
+        assert_eq!(
+            run_module(&fake, "main.js", None, None),
+            Ok(r#"["c","n","x",true,"Ã©","é","TextEncoder,café,x,Ã©,é,名前",2]"#.to_owned())
+        );
+    }
+
+    #[test]
     fn a_non_ascii_entry_names_its_own_export() {
         // "Ã©" is the two characters whose codes are the UTF-8 bytes of "é" (patch 13).
         let fake = fake(&[(

@@ -3093,7 +3093,12 @@ static JSAtom js_get_atom_index(JSRuntime *rt, JSAtomStruct *p)
 
 /* string case (internal). Return JS_ATOM_NULL if error. 'str' is
    freed. */
-static JSAtom __JS_NewAtom(JSRuntime *rt, JSString *str, int atom_type)
+/* jsruntime patch: `absent` says the caller has just looked for `str` among the atoms
+   by its hash `absent_hash` and not found it (jsruntime_read_known_atom), so it is added
+   under that hash without hashing or searching again. __JS_NewAtom is this with
+   `absent` false. */
+static JSAtom __JS_NewAtom2(JSRuntime *rt, JSString *str, int atom_type, bool absent,
+                            uint32_t absent_hash)
 {
     uint32_t h, h1, i;
     JSAtomStruct *p;
@@ -3111,10 +3116,14 @@ static JSAtom __JS_NewAtom(JSRuntime *rt, JSString *str, int atom_type)
         }
         /* try and locate an already registered atom */
         len = str->len;
-        h = hash_string(str, atom_type);
-        h &= JS_ATOM_HASH_MASK;
+        if (absent) {
+            h = absent_hash;
+        } else {
+            h = hash_string(str, atom_type);
+            h &= JS_ATOM_HASH_MASK;
+        }
         h1 = h & (rt->atom_hash_size - 1);
-        i = rt->atom_hash[h1];
+        i = absent ? 0 : rt->atom_hash[h1];
         while (i != 0) {
             p = rt->atom_array[i];
             if (p->hash == h &&
@@ -3246,6 +3255,11 @@ static JSAtom __JS_NewAtom(JSRuntime *rt, JSString *str, int atom_type)
     if (str)
         js_free_string(rt, str);
     return i;
+}
+
+static JSAtom __JS_NewAtom(JSRuntime *rt, JSString *str, int atom_type)
+{
+    return __JS_NewAtom2(rt, str, atom_type, false, 0);
 }
 
 // XXX: `str` must be pure ASCII. No UTF-8 encoded strings
@@ -39818,6 +39832,69 @@ static JSValue JS_ReadObjectRec(BCReaderState *s)
     return obj;
 }
 
+/* jsruntime patch: whether the atom `p` is the 8-bit characters `str` (`len` of them,
+   as many as `p` has), whichever width QuickJS keeps `p` in: js_string_memcmp's
+   comparison, without a string made of `str`. */
+static bool jsruntime_atom_is_chars8(const JSAtomStruct *p, const uint8_t *str,
+                                     uint32_t len)
+{
+    uint32_t i;
+
+    if (!p->is_wide_char)
+        return memcmp(str8(p), str, len) == 0;
+    for (i = 0; i < len; i++) {
+        if (str16(p)[i] != str[i])
+            return false;
+    }
+    return true;
+}
+
+/* jsruntime patch: the atom that the 8-bit string at the reader's position names, when
+   the runtime has it already, found by its bytes, with a reference, as __JS_NewAtom's own
+   lookup gives it, and the reader moved past the string. JS_ATOM_NULL, with the reader
+   where it was, when there is none: `*absent` is then true if the string was looked for
+   by the hash `*hash` and is not an atom (the caller adds it under that hash without
+   looking again), false for a wide
+   string, a symbol (each read makes a new one) or a malformed string (JS_ReadString then
+   says what is wrong). A module graph reads the same names again and again (an import's
+   name is the export's of the module it imports; `x` in every module), and each one
+   found here is a string neither made nor freed. */
+static JSAtom jsruntime_read_known_atom(BCReaderState *s, int atom_type, bool *absent,
+                                        uint32_t *hash)
+{
+    JSRuntime *rt = s->ctx->rt;
+    const uint8_t *str;
+    JSAtomStruct *p;
+    uint32_t len, h, i;
+    int n;
+
+    *absent = false;
+    if (atom_type >= JS_ATOM_TYPE_SYMBOL)
+        return JS_ATOM_NULL;
+    n = get_leb128(&len, s->ptr, s->buf_end);
+    if (n < 0 || (len & 1) != 0)
+        return JS_ATOM_NULL;
+    len >>= 1;
+    if (len > JS_STRING_LEN_MAX || (size_t)(s->buf_end - s->ptr - n) < len)
+        return JS_ATOM_NULL;
+    str = s->ptr + n;
+    /* __JS_NewAtom's hash of the same characters (hash_string, 8-bit). */
+    h = hash_string8(str, len, atom_type) & JS_ATOM_HASH_MASK;
+    for (i = rt->atom_hash[h & (rt->atom_hash_size - 1)]; i != 0; i = p->hash_next) {
+        p = rt->atom_array[i];
+        if (p->hash == h && p->atom_type == atom_type && p->len == len &&
+            jsruntime_atom_is_chars8(p, str, len)) {
+            if (!__JS_AtomIsConst(i))
+                p->header.ref_count++;
+            s->ptr += n + len;
+            return i;
+        }
+    }
+    *absent = true;
+    *hash = h;
+    return JS_ATOM_NULL;
+}
+
 static int JS_ReadObjectAtoms(BCReaderState *s)
 {
     uint8_t v8, type;
@@ -39825,6 +39902,8 @@ static int JS_ReadObjectAtoms(BCReaderState *s)
     uint32_t h;
     int i;
     JSAtom atom;
+    bool absent;
+    uint32_t absent_hash = 0;
 
     if (bc_get_u8(s, &v8))
         return -1;
@@ -39873,10 +39952,16 @@ static int JS_ReadObjectAtoms(BCReaderState *s)
                 JS_ThrowInternalError(s->ctx, "invalid symbol type %d", type);
                 return -1;
             }
-            p = JS_ReadString(s);
-            if (!p)
-                return -1;
-            atom = __JS_NewAtom(s->ctx->rt, p, type);
+            /* jsruntime patch: an atom the runtime has already is found by the
+               string's bytes (jsruntime_read_known_atom); only a new one is read
+               into a string. */
+            atom = jsruntime_read_known_atom(s, type, &absent, &absent_hash);
+            if (atom == JS_ATOM_NULL) {
+                p = JS_ReadString(s);
+                if (!p)
+                    return -1;
+                atom = __JS_NewAtom2(s->ctx->rt, p, type, absent, absent_hash);
+            }
         }
         if (atom == JS_ATOM_NULL)
             return s->error_state = -1;
