@@ -104,8 +104,20 @@ pub struct MemoryModuleLoader {
     modules: RwLock<Registry>,
 }
 
-/// Sources by (tenant, name); a `None` tenant is shared.
-type Registry = HashMap<(Option<String>, String), Arc<str>>;
+/// Sources by name: the shared ones, and each tenant's own. Two levels rather than one
+/// map keyed by (tenant, name), so a lookup (one per import per execution) borrows its
+/// names instead of building a key of owned strings.
+#[derive(Default)]
+struct Registry {
+    shared: HashMap<String, Arc<str>>,
+    tenants: HashMap<String, HashMap<String, Arc<str>>>,
+}
+
+impl Registry {
+    fn len(&self) -> usize {
+        self.shared.len() + self.tenants.values().map(HashMap::len).sum::<usize>()
+    }
+}
 
 impl MemoryModuleLoader {
     /// An empty registry.
@@ -136,7 +148,7 @@ impl MemoryModuleLoader {
         name: impl Into<String>,
         source: impl Into<Arc<str>>,
     ) -> Option<Arc<str>> {
-        self.write().insert((None, name.into()), source.into())
+        self.write().shared.insert(name.into(), source.into())
     }
 
     /// Adds or replaces a module of `tenant`; returns the source it replaced.
@@ -147,18 +159,26 @@ impl MemoryModuleLoader {
         source: impl Into<Arc<str>>,
     ) -> Option<Arc<str>> {
         self.write()
-            .insert((Some(tenant.into()), name.into()), source.into())
+            .tenants
+            .entry(tenant.into())
+            .or_default()
+            .insert(name.into(), source.into())
     }
 
     /// Removes a shared module; returns its source.
     pub fn remove_shared(&self, name: &str) -> Option<Arc<str>> {
-        self.write().remove(&(None, name.to_owned()))
+        self.write().shared.remove(name)
     }
 
     /// Removes a module of `tenant`; returns its source.
     pub fn remove_for_tenant(&self, tenant: &str, name: &str) -> Option<Arc<str>> {
-        self.write()
-            .remove(&(Some(tenant.to_owned()), name.to_owned()))
+        let mut registry = self.write();
+        let modules = registry.tenants.get_mut(tenant)?;
+        let removed = modules.remove(name);
+        if modules.is_empty() {
+            registry.tenants.remove(tenant);
+        }
+        removed
     }
 
     /// The source `tenant` gets for `name`.
@@ -168,8 +188,8 @@ impl MemoryModuleLoader {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         tenant
-            .and_then(|tenant| modules.get(&(Some(tenant.to_owned()), name.to_owned())))
-            .or_else(|| modules.get(&(None, name.to_owned())))
+            .and_then(|tenant| modules.tenants.get(tenant)?.get(name))
+            .or_else(|| modules.shared.get(name))
             .cloned()
     }
 
@@ -252,10 +272,33 @@ mod tests {
         );
         assert_eq!(load(tenant("t1"), "lib/only-t2.js").await, None);
         assert_eq!(load(ExecContext::default(), "lib/only-t2.js").await, None);
-        loader.remove_for_tenant("t1", "lib/tax.js");
+        assert_eq!(
+            loader.remove_for_tenant("t1", "lib/tax.js").as_deref(),
+            Some("t1's")
+        );
+        assert_eq!(loader.remove_for_tenant("t1", "lib/tax.js"), None);
+        assert_eq!(loader.remove_for_tenant("t3", "lib/tax.js"), None);
         assert_eq!(
             load(tenant("t1"), "lib/tax.js").await.as_deref(),
             Some("shared")
+        );
+        assert_eq!(format!("{loader:?}"), "MemoryModuleLoader { modules: 2 }");
+        assert_eq!(
+            loader.remove_shared("lib/tax.js").as_deref(),
+            Some("shared")
+        );
+        assert_eq!(load(tenant("t1"), "lib/tax.js").await, None);
+        // A tenant's module comes back after its removal; a replaced one is returned.
+        loader.insert_for_tenant("t1", "lib/tax.js", "again");
+        assert_eq!(
+            loader
+                .insert_for_tenant("t1", "lib/tax.js", "newer")
+                .as_deref(),
+            Some("again")
+        );
+        assert_eq!(
+            load(tenant("t1"), "lib/tax.js").await.as_deref(),
+            Some("newer")
         );
     }
 }
