@@ -259,14 +259,7 @@ impl RawEngine {
         graph: &[GraphModule],
         input: Option<&str>,
     ) -> Result<String> {
-        let mut store = self.new_store()?;
-        let sandbox = self.instantiate(&mut store).await?;
-        sandbox
-            .jsruntime_sandbox_engine()
-            .call_run_module(&mut store, entry, graph, None, input, run_limits())
-            .await
-            .map_err(wasmtime_error)?
-            .map_err(|failure| anyhow!("the module failed: {failure:?}"))
+        Ok(self.run_module(entry, graph, input).await?.0)
     }
 
     /// [`RawEngine::execute_module`], returning the fuel it used instead of its result
@@ -277,19 +270,30 @@ impl RawEngine {
         graph: &[GraphModule],
         input: Option<&str>,
     ) -> Result<Option<u64>> {
-        let mut store = self.new_store()?;
-        let sandbox = self.instantiate(&mut store).await?;
-        sandbox
-            .jsruntime_sandbox_engine()
-            .call_run_module(&mut store, entry, graph, None, input, run_limits())
-            .await
-            .map_err(wasmtime_error)?
-            .map_err(|failure| anyhow!("the module failed: {failure:?}"))?;
+        let (_, store) = self.run_module(entry, graph, input).await?;
         if !self.options.fuel {
             return Ok(None);
         }
         let left = store.get_fuel().map_err(wasmtime_error)?;
         Ok(Some(FUEL.saturating_sub(left)))
+    }
+
+    /// `run-module` in a fresh instance: the result, and the store it ran in.
+    async fn run_module(
+        &self,
+        entry: &str,
+        graph: &[GraphModule],
+        input: Option<&str>,
+    ) -> Result<(String, Store<State>)> {
+        let mut store = self.new_store()?;
+        let sandbox = self.instantiate(&mut store).await?;
+        let json = sandbox
+            .jsruntime_sandbox_engine()
+            .call_run_module(&mut store, entry, graph, None, input, run_limits())
+            .await
+            .map_err(wasmtime_error)?
+            .map_err(|failure| anyhow!("the module failed: {failure:?}"))?;
+        Ok((json, store))
     }
 
     /// Runs bytecode in a fresh instance with `input` (JSON) as the global `input`.
