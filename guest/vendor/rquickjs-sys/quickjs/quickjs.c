@@ -39854,11 +39854,11 @@ static bool jsruntime_atom_is_chars8(const JSAtomStruct *p, const uint8_t *str,
    lookup gives it, and the reader moved past the string. JS_ATOM_NULL, with the reader
    where it was, when there is none: `*absent` is then true if the string was looked for
    by the hash `*hash` and is not an atom (the caller adds it under that hash without
-   looking again), false for a wide
-   string, a symbol (each read makes a new one) or a malformed string (JS_ReadString then
-   says what is wrong). A module graph reads the same names again and again (an import's
-   name is the export's of the module it imports; `x` in every module), and each one
-   found here is a string neither made nor freed. */
+   looking again), and false for a wide string, a symbol (each read makes a new one) or
+   a malformed string (JS_ReadString then says what is wrong). A module graph reads the
+   same names again and again (an import's name is the export's of the module it
+   imports; `x` in every module), and each one found here is a string neither made nor
+   freed. */
 static JSAtom jsruntime_read_known_atom(BCReaderState *s, int atom_type, bool *absent,
                                         uint32_t *hash)
 {
