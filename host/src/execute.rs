@@ -321,7 +321,7 @@ impl Pipeline {
     /// The stages, with the backstop: the caller is answered at most [`BACKSTOP_GRACE`]
     /// after the deadline, its cancellation or shutdown, whatever the execution does.
     async fn guarded(
-        &self,
+        self: &Arc<Self>,
         prepared: Prepared,
         host_caller: HostCaller,
     ) -> (Done, Option<FuelCharge>) {
@@ -348,7 +348,7 @@ impl Pipeline {
     }
 
     async fn stages(
-        &self,
+        self: &Arc<Self>,
         prepared: Prepared,
         host_caller: HostCaller,
     ) -> (Done, Option<FuelCharge>) {
@@ -360,13 +360,29 @@ impl Pipeline {
             Ok(share) => share,
             Err(error) => return (Done::failed(error, started), None),
         };
-        let charge = match &quota {
+        let charge = match quota {
             Some(quota) => {
-                let admitted = self
-                    .tenancy
-                    .quotas
-                    .admit(&prepared.tenant, quota, prepared.deadline)
-                    .await;
+                // The budget store's I/O runs on the caller's task, through the relay as a
+                // module loader's does: a future that wakes itself while pending (tokio's
+                // cooperative budget, a client's own retries) looks to the offloader like
+                // a guest's fuel yield, and a guest thread's runtime has no I/O driver.
+                let pipeline = Arc::clone(self);
+                let (tenant, deadline) = (prepared.tenant.clone(), prepared.deadline);
+                let reply = host_caller.run_here_first(async move {
+                    pipeline
+                        .tenancy
+                        .quotas
+                        .admit(&tenant, &quota, deadline)
+                        .await
+                });
+                let admitted = match reply.await {
+                    Ok(host_calls::Ran::Done(admitted)) => admitted,
+                    Ok(host_calls::Ran::Panicked(message)) => Err(ExecError::QuotaUnavailable(
+                        format!("the budget store panicked: {message}"),
+                    )),
+                    // The caller's side is gone: the execution was dropped.
+                    Err(_) => Err(ExecError::Cancelled),
+                };
                 match admitted {
                     Ok(charge) => charge,
                     Err(error) => return (Done::failed(error, started), None),
