@@ -377,9 +377,10 @@ impl Pipeline {
                 });
                 let admitted = match reply.await {
                     Ok(host_calls::Ran::Done(admitted)) => admitted,
-                    Ok(host_calls::Ran::Panicked(message)) => Err(ExecError::QuotaUnavailable(
-                        format!("the budget store panicked: {message}"),
-                    )),
+                    // The store's own panics are its failures (`quota`); this is ours.
+                    Ok(host_calls::Ran::Panicked(message)) => Err(ExecError::Internal(format!(
+                        "the quota check panicked: {message}"
+                    ))),
                     // The caller's side is gone: the execution was dropped.
                     Err(_) => Err(ExecError::Cancelled),
                 };

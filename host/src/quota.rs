@@ -1,11 +1,16 @@
 //! The quota check of the pipeline: an execution is counted in its tenant's window, or
 //! refused, before it takes a slot; its fuel is charged after it ended.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::FutureExt;
+
 use crate::error::ExecError;
+use crate::host_calls::panic_message;
 use crate::tenancy::budget::{Admission, Budget, BudgetLimits, BudgetStore, StoreError, WindowKey};
 use crate::tenancy::fair::TenantKey;
 use crate::tenancy::policy::{Quota, StoreFailure};
@@ -68,7 +73,7 @@ impl Quotas {
         let key = WindowKey::at(tenant.clone(), quota, now);
         let asked = tokio::time::timeout_at(
             tokio::time::Instant::from_std(deadline),
-            self.store.admit(&key, BudgetLimits::of(quota)),
+            answer(async { self.store.admit(&key, BudgetLimits::of(quota)).await }),
         )
         .await;
         let failure = match asked {
@@ -106,16 +111,18 @@ impl Quotas {
         if fuel == 0 {
             return;
         }
-        let failure =
-            match tokio::time::timeout(CHARGE_TIMEOUT, self.store.charge_fuel(&charge.key, fuel))
-                .await
-            {
-                Ok(Ok(())) => return,
-                Ok(Err(error)) => error,
-                Err(_elapsed) => StoreError::new(format!(
-                    "it did not answer within {CHARGE_TIMEOUT:?}; {fuel} fuel was not charged"
-                )),
-            };
+        let failure = match tokio::time::timeout(
+            CHARGE_TIMEOUT,
+            answer(async { self.store.charge_fuel(&charge.key, fuel).await }),
+        )
+        .await
+        {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error,
+            Err(_elapsed) => StoreError::new(format!(
+                "it did not answer within {CHARGE_TIMEOUT:?}; {fuel} fuel was not charged"
+            )),
+        };
         self.store_failed("charge_fuel", &failure);
     }
 
@@ -132,5 +139,18 @@ impl Quotas {
             refused_fuel: self.refused_fuel.load(Ordering::Relaxed),
             store_errors: self.store_errors.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// A store call's answer, a panic in it (the store is the service's code) taken as its
+/// failure: the quota's `on_store_failure` decides, as for any failing store, and the
+/// caller's task, where the store runs, carries on.
+async fn answer<T>(call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    match AssertUnwindSafe(call).catch_unwind().await {
+        Ok(answer) => answer,
+        Err(payload) => Err(StoreError::new(format!(
+            "it panicked: {}",
+            panic_message(&*payload)
+        ))),
     }
 }

@@ -521,6 +521,97 @@ async fn a_failing_store_refuses_or_allows_as_the_quota_says() {
     }
 }
 
+/// A store that behaves as a networked one may: it yields to the scheduler first (a wake
+/// of its own while pending, as tokio's cooperative budget makes one too), then talks to a
+/// socket, which needs the calling runtime's I/O driver; or it panics.
+#[derive(Debug)]
+enum Networked {
+    Talks(std::net::SocketAddr),
+    Panics,
+}
+
+impl Networked {
+    fn answer<T: Send + 'static>(&self, value: T) -> StoreFuture<'_, T> {
+        Box::pin(async move {
+            match self {
+                Networked::Talks(address) => {
+                    tokio::task::yield_now().await;
+                    tokio::net::TcpStream::connect(address)
+                        .await
+                        .map_err(|error| StoreError::new(error.to_string()))?;
+                    Ok(value)
+                }
+                Networked::Panics => panic!("the store's own bug"),
+            }
+        })
+    }
+}
+
+impl BudgetStore for Networked {
+    fn admit<'a>(&'a self, _: &'a WindowKey, _: BudgetLimits) -> StoreFuture<'a, Admission> {
+        self.answer(Admission::Admitted)
+    }
+    fn charge_fuel<'a>(&'a self, _: &'a WindowKey, _: u64) -> StoreFuture<'a, ()> {
+        self.answer(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_runs_on_the_callers_runtime_even_when_it_yields() {
+    // A yield looks like the guest's own to the offloader, which used to move the whole
+    // execution to a guest thread, whose runtime has no I/O: the socket panicked there.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let quota = Quota::per(Duration::from_secs(3600))
+        .executions(1000)
+        .fuel(HUGE_FUEL);
+    let runtime = Runtime::builder()
+        .tenant_policy(Arc::new(StaticPolicy::new(
+            TenantLimits::default().quota(quota),
+        )))
+        .budget_store(Arc::new(Networked::Talks(address)))
+        .build()
+        .expect("runtime");
+    for _ in 0..20 {
+        run_ok(&runtime, ExecRequest::source("1").context(tenant("t"))).await;
+    }
+    assert_eq!(runtime.metrics().await.quota.store_errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_panics_is_a_failing_store() {
+    let quota = Quota::per(Duration::from_secs(60))
+        .executions(10)
+        .fuel(HUGE_FUEL);
+    let policy = StaticPolicy::new(TenantLimits::default().quota(quota.clone()))
+        .tenant(
+            "open",
+            TenantLimits::default().quota(quota.on_store_failure(StoreFailure::Allow)),
+        )
+        .tenant("free", TenantLimits::default());
+    let runtime = Runtime::builder()
+        .tenant_policy(Arc::new(policy))
+        .budget_store(Arc::new(Networked::Panics))
+        .build()
+        .expect("runtime");
+    let closed = runtime
+        .execute(&ExecRequest::source("1").context(tenant("closed")))
+        .await;
+    let error = expect_kind(closed.map(|o| o.value), ErrorKind::QuotaUnavailable);
+    assert!(error.to_string().contains("panicked"), "{error}");
+    // Fail open: it runs, uncounted and uncharged; a tenant without a quota never asks.
+    run_ok(&runtime, ExecRequest::source("1").context(tenant("open"))).await;
+    run_ok(&runtime, ExecRequest::source("1").context(tenant("free"))).await;
+    assert_eq!(runtime.metrics().await.quota.store_errors, 2);
+}
+
 #[test]
 fn per_tenant_gauges_are_published_only_when_asked_for() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};

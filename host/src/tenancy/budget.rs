@@ -148,7 +148,8 @@ pub enum Admission {
 /// [`admit`](BudgetStore::admit) before an execution takes a slot and
 /// [`charge_fuel`](BudgetStore::charge_fuel) after it ended (when the quota has a fuel
 /// budget), each bounded by the execution's deadline: a store that does not answer in
-/// time counts as failed.
+/// time counts as failed, and so does one that panics. Both run on the task that called
+/// `execute`, with its runtime's I/O and timers, wherever the execution itself runs.
 ///
 /// Implementations must make each operation atomic with respect to every runtime that
 /// shares the store, and must expire a window's counters once it is over
