@@ -322,54 +322,57 @@ impl RawRuns {
     /// Runs one of them: `trivial`, `1k`, `script-1k`, `graph`, `graph-script`, `100k`.
     pub fn run(&self, setup: &Setup, kind: &str) -> Result<String> {
         let engine = &self.engine;
-        let small = Some(setup.small.as_str());
-        let large = Some(setup.large.as_str());
         setup.tokio.block_on(async {
-            match kind {
-                "trivial" => engine.execute(&self.trivial).await,
-                "1k" => engine.execute_module("main.js", &self.handler, small).await,
-                "script-1k" => engine.execute_with_input(&self.input_script, small).await,
-                "graph" => engine.execute_module("main.js", &self.graph, None).await,
-                "graph-script" => engine.execute(&self.graph_script).await,
-                "100k" => engine.execute_module("main.js", &self.handler, large).await,
-                other => Err(anyhow!("unknown raw run {other}")),
+            match self.program(setup, kind)? {
+                Program::Script(bytecode, input) => {
+                    engine.execute_with_input(bytecode, input).await
+                }
+                Program::Module(graph, input) => {
+                    engine.execute_module("main.js", graph, input).await
+                }
             }
         })
     }
-}
 
-impl RawRuns {
     /// The fuel (wasm operators executed, instantiation included) one run of `kind`
     /// uses: the guest's work, which the machine's load does not move, for A/B
     /// comparisons of guest builds (`JSRUNTIME_BENCH_GUEST`). Kinds as for [`RawRuns::run`].
     pub fn fuel(&self, setup: &Setup, kind: &str) -> Result<u64> {
         let engine = &self.engine;
-        let small = Some(setup.small.as_str());
-        let large = Some(setup.large.as_str());
         let fuel = setup.tokio.block_on(async {
-            match kind {
-                "trivial" => engine.execute_fuel(&self.trivial).await,
-                "1k" => {
-                    engine
-                        .execute_module_fuel("main.js", &self.handler, small)
-                        .await
+            match self.program(setup, kind)? {
+                Program::Script(bytecode, input) => {
+                    engine.execute_with_input_fuel(bytecode, input).await
                 }
-                "graph" => {
-                    engine
-                        .execute_module_fuel("main.js", &self.graph, None)
-                        .await
+                Program::Module(graph, input) => {
+                    engine.execute_module_fuel("main.js", graph, input).await
                 }
-                "graph-script" => engine.execute_fuel(&self.graph_script).await,
-                "100k" => {
-                    engine
-                        .execute_module_fuel("main.js", &self.handler, large)
-                        .await
-                }
-                other => Err(anyhow!("no fuel figure for the raw run {other}")),
             }
         })?;
         fuel.ok_or_else(|| anyhow!("the raw engine runs without fuel"))
     }
+
+    /// What a run of `kind` runs.
+    fn program<'a>(&'a self, setup: &'a Setup, kind: &str) -> Result<Program<'a>> {
+        let small = Some(setup.small.as_str());
+        let large = Some(setup.large.as_str());
+        Ok(match kind {
+            "trivial" => Program::Script(&self.trivial, None),
+            "1k" => Program::Module(&self.handler, small),
+            "script-1k" => Program::Script(&self.input_script, small),
+            "graph" => Program::Module(&self.graph, None),
+            "graph-script" => Program::Script(&self.graph_script, None),
+            "100k" => Program::Module(&self.handler, large),
+            other => return Err(anyhow!("unknown raw run {other}")),
+        })
+    }
+}
+
+/// What one of [`RawRuns`]' runs is: a script's bytecode or a module graph (its entry
+/// `main.js` first), with its input.
+enum Program<'a> {
+    Script(&'a [u8], Option<&'a str>),
+    Module(&'a [GraphModule], Option<&'a str>),
 }
 
 /// Measures [`RawSplit`].

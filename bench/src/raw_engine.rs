@@ -271,11 +271,7 @@ impl RawEngine {
         input: Option<&str>,
     ) -> Result<Option<u64>> {
         let (_, store) = self.run_module(entry, graph, input).await?;
-        if !self.options.fuel {
-            return Ok(None);
-        }
-        let left = store.get_fuel().map_err(wasmtime_error)?;
-        Ok(Some(FUEL.saturating_sub(left)))
+        self.fuel_used(&store)
     }
 
     /// `run-module` in a fresh instance: the result, and the store it ran in.
@@ -298,14 +294,44 @@ impl RawEngine {
 
     /// Runs bytecode in a fresh instance with `input` (JSON) as the global `input`.
     pub async fn execute_with_input(&self, bytecode: &[u8], input: Option<&str>) -> Result<String> {
+        Ok(self.run_script(bytecode, input).await?.0)
+    }
+
+    /// [`RawEngine::execute_with_input`], returning the fuel it used instead of its
+    /// result (see [`RawEngine::execute_fuel`]).
+    pub async fn execute_with_input_fuel(
+        &self,
+        bytecode: &[u8],
+        input: Option<&str>,
+    ) -> Result<Option<u64>> {
+        let (_, store) = self.run_script(bytecode, input).await?;
+        self.fuel_used(&store)
+    }
+
+    /// `run` in a fresh instance: the result, and the store it ran in.
+    async fn run_script(
+        &self,
+        bytecode: &[u8],
+        input: Option<&str>,
+    ) -> Result<(String, Store<State>)> {
         let mut store = self.new_store()?;
         let sandbox = self.instantiate(&mut store).await?;
-        sandbox
+        let json = sandbox
             .jsruntime_sandbox_engine()
             .call_run(&mut store, "bench.js", bytecode, input, run_limits())
             .await
             .map_err(wasmtime_error)?
-            .map_err(|failure| anyhow!("the script failed: {failure:?}"))
+            .map_err(|failure| anyhow!("the script failed: {failure:?}"))?;
+        Ok((json, store))
+    }
+
+    /// The fuel a store's run used; `None` when fuel is off.
+    fn fuel_used(&self, store: &Store<State>) -> Result<Option<u64>> {
+        if !self.options.fuel {
+            return Ok(None);
+        }
+        let left = store.get_fuel().map_err(wasmtime_error)?;
+        Ok(Some(FUEL.saturating_sub(left)))
     }
 
     /// Runs bytecode in a fresh instance and returns the JSON result.
@@ -322,11 +348,7 @@ impl RawEngine {
         let mut store = self.new_store()?;
         let sandbox = self.instantiate(&mut store).await?;
         run(&sandbox, &mut store, bytecode).await?;
-        if !self.options.fuel {
-            return Ok(None);
-        }
-        let left = store.get_fuel().map_err(wasmtime_error)?;
-        Ok(Some(FUEL.saturating_sub(left)))
+        self.fuel_used(&store)
     }
 
     /// Runs bytecode in a fresh instance, timing each phase.
