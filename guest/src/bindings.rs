@@ -289,6 +289,56 @@ impl wit_engine::Guest for Component {
         .map_err(failure)
     }
 
+    fn prepare_graph(
+        entry: String,
+        graph: Vec<wit_modules::GraphModule>,
+    ) -> Result<(), wit_engine::Failure> {
+        let graph: Vec<GraphModule> = graph.into_iter().map(graph_module).collect();
+        with_engine(|engine| engine.prepare_graph(&entry, &graph)).map_err(failure)
+    }
+
+    fn run_prepared(
+        entry: String,
+        export_name: Option<String>,
+        input_json: Option<String>,
+        limits: wit_engine::RunLimits,
+    ) -> Result<String, wit_engine::Failure> {
+        services::install(Rc::new(ImportedServices));
+        let limits = run_limits(limits);
+        with_engine(|engine| {
+            engine.run_prepared(
+                &entry,
+                export_name.as_deref(),
+                input_json.as_deref(),
+                limits,
+            )
+        })
+        .map_err(failure)
+    }
+
+    fn grow_memory(bytes: u64) -> bool {
+        #[cfg(target_arch = "wasm32")]
+        {
+            const PAGE_BYTES: u64 = 65536;
+            let current = core::arch::wasm32::memory_size::<0>() as u64 * PAGE_BYTES;
+            if bytes <= current {
+                return true;
+            }
+            let Ok(pages) = usize::try_from((bytes - current).div_ceil(PAGE_BYTES)) else {
+                return false;
+            };
+            // Memory past the current end is not the allocator's until its `sbrk` moves
+            // there; a prepared graph's image (which the host writes next) carries the
+            // allocator's state as it was when it had grown this far.
+            core::arch::wasm32::memory_grow::<0>(pages) != usize::MAX
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = bytes;
+            false
+        }
+    }
+
     fn locate_memory() -> (Vec<u8>, u32) {
         let marker = vec![0u8];
         // A wasm32 address fits in 32 bits (natively, only the tests call this).

@@ -16,6 +16,11 @@ extern "C" {
     // Defined in the vendored quickjs.c (see vendor/rquickjs-sys/JSRUNTIME-PATCH.md).
     static jsruntime_out_of_memory_count: std::ffi::c_uint;
     static jsruntime_stack_overflow_count: std::ffi::c_uint;
+    // JSRUNTIME-PATCH.md, 16: a graph instantiated without being evaluated.
+    fn jsruntime_module_instantiate(
+        ctx: *mut qjs::JSContext,
+        module: *mut qjs::JSModuleDef,
+    ) -> std::ffi::c_int;
 }
 
 /// QuickJS's own out-of-memory and stack-overflow throws so far, to compare before and
@@ -95,6 +100,17 @@ const GC_THRESHOLD_BYTES: usize = 2 * 1024 * 1024;
 pub struct Engine {
     runtime: Runtime,
     run_context: Context,
+    /// The graph [`Engine::prepare_graph`] read and instantiated, until
+    /// [`Engine::run_prepared`] runs it.
+    prepared: std::cell::Cell<Option<PreparedGraph>>,
+}
+
+/// A module graph read and instantiated in the run context, none of its code run yet.
+struct PreparedGraph {
+    /// The entry's resolved name.
+    entry: String,
+    /// The entry, alive in the run context's module list.
+    module: std::ptr::NonNull<qjs::JSModuleDef>,
 }
 
 impl Engine {
@@ -114,6 +130,7 @@ impl Engine {
         let engine = Engine {
             runtime,
             run_context,
+            prepared: std::cell::Cell::new(None),
         };
         engine.install_globals()?;
         // Last, so that it lies after everything the runtime allocated (see `stack`).
@@ -268,54 +285,72 @@ impl Engine {
         crate::stack::on_script_stack(|| {
             self.in_run(limits, |ctx, before| {
                 let input = define_input(ctx, input, entry, before)?;
-                let module = link_and_evaluate(ctx, graph, entry, before)?;
-                // SAFETY: `module` is alive in the context's module list; the namespace is
-                // owned by `Value`.
-                let namespace = unsafe {
-                    Value::from_raw(
-                        ctx.clone(),
-                        qjs::JS_GetModuleNamespace(ctx.as_raw().as_ptr(), module.as_ptr()),
-                    )
-                };
-                let Some(namespace) = namespace.as_object().cloned() else {
-                    let thrown = ctx.catch();
-                    return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
-                };
-                let name = export.unwrap_or("default");
-                let handler: Value = match namespace.get(name) {
-                    Ok(value) => value,
-                    Err(_) => {
-                        let thrown = ctx.catch();
-                        return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
-                    }
-                };
-                if handler.is_undefined() && export.is_none() {
-                    return result_json(ctx, Value::new_null(ctx.clone()), entry, before, limits);
+                let module = read_and_resolve(ctx, graph, entry, before)?;
+                evaluate(ctx, module, entry, before)?;
+                call_entry(ctx, module, entry, export, input, before, limits)
+            })
+        })
+    }
+
+    /// Reads the module graph of a coming [`Engine::run_prepared`] (`entry` first, as
+    /// [`Engine::run_module`] takes it) into the run context and instantiates it: every
+    /// import bound to its module's export and every function declaration made, which
+    /// is what evaluating it would do first. None of its code runs, so an instance that
+    /// did only this has run no tenant code. An import of a name its module does not
+    /// export is a syntax failure here, as it would be in the run. One graph at a time:
+    /// a second before the run is an `internal` failure.
+    pub fn prepare_graph(&self, entry: &str, graph: &[GraphModule]) -> Result<(), Failure> {
+        if let Some(earlier) = self.prepared.take() {
+            let message = format!("a graph ({}) is prepared already", earlier.entry);
+            self.prepared.set(Some(earlier));
+            return Err(Failure::Internal(message));
+        }
+        crate::stack::on_script_stack(|| {
+            self.run_context.with(|ctx| {
+                let before = Exhaustion::now();
+                let raw = ctx.as_raw().as_ptr();
+                // SAFETY: the runtime pointer is valid for the life of the context; the
+                // stack top is measured here, on the stack linking recurses on.
+                unsafe { qjs::JS_UpdateStackTop(qjs::JS_GetRuntime(raw)) };
+                let module = read_and_resolve(&ctx, graph, entry, before)?;
+                // SAFETY: `module` was just read into this context and is alive in its
+                // module list, resolved (every import has its module).
+                if unsafe { jsruntime_module_instantiate(raw, module.as_ptr()) } < 0 {
+                    return Err(thrown_before_code(&ctx, entry, before));
                 }
-                let Some(handler) = handler.as_function() else {
-                    let message = if handler.is_undefined() {
-                        format!("the module {entry} has no export named {name:?}")
-                    } else {
-                        format!(
-                            "the export {name:?} of the module {entry} is not a function (it is {})",
-                            type_name(&handler)
-                        )
-                    };
-                    return Err(Failure::Exception(ErrorInfo {
-                        name: Some("TypeError".to_owned()),
-                        message,
-                        ..ErrorInfo::default()
-                    }));
-                };
-                let returned = match handler.call::<_, Value>((input,)) {
-                    Ok(value) => value,
-                    Err(_) => {
-                        let thrown = ctx.catch();
-                        return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
-                    }
-                };
-                let value = settle(ctx, returned, entry, before)?;
-                result_json(ctx, value, entry, before, limits)
+                self.prepared.set(Some(PreparedGraph {
+                    entry: entry.to_owned(),
+                    module,
+                }));
+                Ok(())
+            })
+        })
+    }
+
+    /// [`Engine::run_module`] of the graph [`Engine::prepare_graph`] prepared, whose entry
+    /// is `entry`: its top level runs, then its export is called. Without a prepared
+    /// graph, or with another entry's, an `internal` failure before anything runs.
+    pub fn run_prepared(
+        &self,
+        entry: &str,
+        export: Option<&str>,
+        input: Option<&str>,
+        limits: RunLimits,
+    ) -> Result<String, Failure> {
+        let Some(prepared) = self.prepared.take() else {
+            return Err(Failure::Internal("no module graph was prepared".to_owned()));
+        };
+        if prepared.entry != entry {
+            return Err(Failure::Internal(format!(
+                "the graph prepared is {}'s, not {entry}'s",
+                prepared.entry
+            )));
+        }
+        crate::stack::on_script_stack(|| {
+            self.in_run(limits, |ctx, before| {
+                let input = define_input(ctx, input, entry, before)?;
+                evaluate(ctx, prepared.module, entry, before)?;
+                call_entry(ctx, prepared.module, entry, export, input, before, limits)
             })
         })
     }
@@ -444,47 +479,127 @@ fn define_input<'js>(
     Ok(value)
 }
 
-/// Reads the graph (the entry first), links it and runs the entry's top level to the end
-/// (top-level `await` included). A failure before any of its code runs that is a
-/// `SyntaxError` (a JSON module that does not parse, an import of a name a module does
-/// not export) is a syntax failure.
-fn link_and_evaluate(
+/// The exception pending in `ctx`, thrown before any of the graph's code ran: a
+/// `SyntaxError` there (a JSON module that does not parse, an import of a name a module
+/// does not export) is a syntax failure.
+fn thrown_before_code(ctx: &Ctx<'_>, entry: &str, before: Exhaustion) -> Failure {
+    let thrown = ctx.catch();
+    match classify(ctx, &thrown, entry, before, ErrorOrigin::Run) {
+        Failure::Exception(info) if info.name.as_deref() == Some("SyntaxError") => {
+            Failure::Syntax(info)
+        }
+        other => other,
+    }
+}
+
+/// Reads the graph (the entry first) into `ctx` and links each import to its module;
+/// returns the entry.
+fn read_and_resolve(
     ctx: &Ctx<'_>,
     graph: &[GraphModule],
     entry: &str,
     before: Exhaustion,
 ) -> Result<std::ptr::NonNull<qjs::JSModuleDef>, Failure> {
     let raw = ctx.as_raw().as_ptr();
-    let before_code = |ctx: &Ctx<'_>| {
-        let thrown = ctx.catch();
-        match classify(ctx, &thrown, entry, before, ErrorOrigin::Run) {
-            Failure::Exception(info) if info.name.as_deref() == Some("SyntaxError") => {
-                Failure::Syntax(info)
-            }
-            other => other,
-        }
-    };
-    // SAFETY: inside the run begun by `in_run`; the module values made here are new
-    // references QuickJS consumes or that are freed here.
+    // SAFETY: `ctx` is the run context; the graph's bytecode is module bytecode of this
+    // build (the host's cache holds only that). The module value made here is borrowed
+    // (JS_ResolveModule takes no reference).
     unsafe {
         let module = match modules::read_graph(raw, graph) {
             Ok(module) => module,
-            Err(GraphError::Thrown) => return Err(before_code(ctx)),
+            Err(GraphError::Thrown) => return Err(thrown_before_code(ctx, entry, before)),
             Err(GraphError::Mismatch(message)) => return Err(Failure::Internal(message)),
         };
         let value = qjs::JS_MKPTR(qjs::JS_TAG_MODULE, module.as_ptr() as *mut _);
         if qjs::JS_ResolveModule(raw, value) < 0 {
-            return Err(before_code(ctx));
+            return Err(thrown_before_code(ctx, entry, before));
         }
-        // JS_EvalFunction takes the reference it is given.
+        Ok(module)
+    }
+}
+
+/// Runs the entry's top level to the end (top-level `await` included), instantiating
+/// the graph first unless [`Engine::prepare_graph`] did.
+fn evaluate(
+    ctx: &Ctx<'_>,
+    module: std::ptr::NonNull<qjs::JSModuleDef>,
+    entry: &str,
+    before: Exhaustion,
+) -> Result<(), Failure> {
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: `module` is alive in the run context's module list; JS_EvalFunction takes
+    // the reference it is given, and the result is owned by `Value`.
+    unsafe {
+        let value = qjs::JS_MKPTR(qjs::JS_TAG_MODULE, module.as_ptr() as *mut _);
         let evaluated = qjs::JS_EvalFunction(raw, qjs::JS_DupValue(raw, value));
         if qjs::JS_IsException(evaluated) {
-            return Err(before_code(ctx));
+            return Err(thrown_before_code(ctx, entry, before));
         }
         let evaluated = Value::from_raw(ctx.clone(), evaluated);
         settle(ctx, evaluated, entry, before)?;
-        Ok(module)
     }
+    Ok(())
+}
+
+/// Calls the evaluated entry's export `export` (`default` when `None`) with `input` and
+/// returns what it settles to as JSON; `null` for a module with no default export and
+/// no export named.
+fn call_entry<'js>(
+    ctx: &Ctx<'js>,
+    module: std::ptr::NonNull<qjs::JSModuleDef>,
+    entry: &str,
+    export: Option<&str>,
+    input: Value<'js>,
+    before: Exhaustion,
+    limits: RunLimits,
+) -> Result<String, Failure> {
+    // SAFETY: `module` is alive in the context's module list; the namespace is owned by
+    // `Value`.
+    let namespace = unsafe {
+        Value::from_raw(
+            ctx.clone(),
+            qjs::JS_GetModuleNamespace(ctx.as_raw().as_ptr(), module.as_ptr()),
+        )
+    };
+    let Some(namespace) = namespace.as_object().cloned() else {
+        let thrown = ctx.catch();
+        return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
+    };
+    let name = export.unwrap_or("default");
+    let handler: Value = match namespace.get(name) {
+        Ok(value) => value,
+        Err(_) => {
+            let thrown = ctx.catch();
+            return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
+        }
+    };
+    if handler.is_undefined() && export.is_none() {
+        return result_json(ctx, Value::new_null(ctx.clone()), entry, before, limits);
+    }
+    let Some(handler) = handler.as_function() else {
+        let message = if handler.is_undefined() {
+            format!("the module {entry} has no export named {name:?}")
+        } else {
+            format!(
+                "the export {name:?} of the module {entry} is not a function (it is {})",
+                type_name(&handler)
+            )
+        };
+        return Err(Failure::Exception(ErrorInfo {
+            name: Some("TypeError".to_owned()),
+            message,
+            ..ErrorInfo::default()
+        }));
+    };
+    let returned = match handler.call::<_, Value>((input,)) {
+        Ok(value) => value,
+        Err(_) => {
+            let thrown = ctx.catch();
+            return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
+        }
+    };
+    let value = settle(ctx, returned, entry, before)?;
+    result_json(ctx, value, entry, before, limits)
 }
 
 /// `typeof`-like name of a value, for error messages.

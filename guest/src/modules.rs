@@ -792,6 +792,128 @@ mod tests {
     }
 
     #[test]
+    fn preparing_a_graph_runs_none_of_its_code() {
+        // Preparing reads and instantiates: imports bound, function declarations made
+        // (hoisted, so callable from a cycle), and nothing else. Every top level, with its
+        // logs, its host calls and its throw, waits for the run.
+        use crate::engine::Engine;
+        use crate::testing::{graph_of, LIMITS};
+        let fake = Fake {
+            functions: vec!["record".to_owned()],
+            reply: |_, _| Ok("true".to_owned()),
+            ..fake(&[
+                ("main.js", "import { hoisted, value } from './lib.js'; console.log('main ran'); host.record({}); export default () => [hoisted(), value];"),
+                ("lib.js", "console.log('lib ran'); globalThis.libRan = true; export function hoisted() { return typeof globalThis.libRan; } export const value = 2;"),
+                ("throws.js", "import { hoisted } from './lib.js'; throw new RangeError('top level ' + hoisted());"),
+            ])
+        };
+        for (entry, expected) in [
+            ("main.js", Ok(r#"["boolean",2]"#.to_owned())),
+            ("throws.js", Err("top level boolean")),
+        ] {
+            let fake = Fake {
+                records: std::rc::Rc::default(),
+                ..fake.clone()
+            };
+            crate::services::install(std::rc::Rc::new(fake.clone()));
+            let engine = Engine::new().expect("an engine");
+            let graph = graph_of(&engine, &fake, entry).expect("compiles");
+            engine.prepare_graph(entry, &graph).expect("prepares");
+            assert!(fake.logs().is_empty(), "{entry}: {:?}", fake.logs());
+            assert!(fake.calls().is_empty(), "{entry}: {:?}", fake.calls());
+            let result = engine.run_prepared(entry, None, None, LIMITS);
+            match expected {
+                Ok(json) => assert_eq!(result, Ok(json)),
+                Err(message) => assert!(
+                    matches!(&result, Err(Failure::Exception(info)) if info.message == message),
+                    "{result:?}"
+                ),
+            }
+            // Then each top level ran once, in order: lib's first.
+            let ran: Vec<String> = fake.logs().into_iter().map(|(_, text)| text).collect();
+            let expected_logs = if entry == "main.js" {
+                vec!["lib ran", "main ran"]
+            } else {
+                vec!["lib ran"]
+            };
+            assert_eq!(ran, expected_logs, "{entry}");
+            assert_eq!(
+                fake.calls().len(),
+                usize::from(entry == "main.js"),
+                "{entry}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_prepared_graph_runs_once_and_only_under_its_entry() {
+        // What the host can get wrong is refused before any code runs: a run with no
+        // graph prepared, a second graph, another entry's run. A graph that cannot be
+        // instantiated fails to prepare as its run would have.
+        use crate::engine::Engine;
+        use crate::testing::{graph_of, LIMITS};
+        let fake = fake(&[
+            (
+                "main.js",
+                "import { f } from './f.js'; console.log('ran'); export default f;",
+            ),
+            ("f.js", "export const f = () => 1;"),
+            (
+                "missing.js",
+                "import { g } from './f.js'; export default g;",
+            ),
+        ]);
+        crate::services::install(std::rc::Rc::new(fake.clone()));
+        let engine = Engine::new().expect("an engine");
+        let internal = |result: Result<String, Failure>, part: &str| {
+            assert!(
+                matches!(&result, Err(Failure::Internal(message)) if message.contains(part)),
+                "{part}: {result:?}"
+            );
+        };
+        internal(
+            engine.run_prepared("main.js", None, None, LIMITS),
+            "no module graph",
+        );
+        let graph = graph_of(&engine, &fake, "main.js").expect("compiles");
+        engine.prepare_graph("main.js", &graph).expect("prepares");
+        assert!(matches!(
+            engine.prepare_graph("main.js", &graph),
+            Err(Failure::Internal(message)) if message.contains("prepared already")
+        ));
+        internal(engine.run_prepared("f.js", None, None, LIMITS), "main.js's");
+        assert!(fake.logs().is_empty());
+        // The graph refused above is gone with that run: nothing runs twice.
+        internal(
+            engine.run_prepared("main.js", None, None, LIMITS),
+            "no module graph",
+        );
+
+        let engine = Engine::new().expect("an engine");
+        engine.prepare_graph("main.js", &graph).expect("prepares");
+        assert_eq!(
+            engine.run_prepared("main.js", None, None, LIMITS),
+            Ok("1".to_owned())
+        );
+        assert_eq!(fake.logs().len(), 1);
+
+        let engine = Engine::new().expect("an engine");
+        let graph = graph_of(&engine, &fake, "missing.js").expect("compiles");
+        let Err(Failure::Syntax(info)) = engine.prepare_graph("missing.js", &graph) else {
+            panic!("a syntax failure expected");
+        };
+        assert!(info.message.contains('g'), "{info:?}");
+        let unprepared = Fake {
+            records: std::rc::Rc::default(),
+            ..fake.clone()
+        };
+        assert_eq!(
+            run_module(&unprepared, "missing.js", None, None),
+            Err(Failure::Syntax(info))
+        );
+    }
+
+    #[test]
     fn a_module_without_a_default_export_just_evaluates() {
         let fake = fake(&[("main.js", "console.log('ran'); export const x = 1;")]);
         assert_eq!(

@@ -267,13 +267,43 @@ pub fn run_with(fake: &Fake, source: &str, limits: RunLimits) -> Result<String, 
 
 /// Runs the module `entry` of `fake.modules` as the host would: compiles it and its
 /// static imports (transitively), links them, and calls `export` with `input`.
+///
+/// It runs twice, each time in a fresh engine: through `run-module`, and through
+/// `prepare-graph` then `run-prepared` (with a clone of `fake` that records apart), and
+/// asserts that both gave the same result and sent the host the same logs and calls. So
+/// every module test checks the prepared path too.
 pub fn run_module(
     fake: &Fake,
     entry: &str,
     export: Option<&str>,
     input: Option<&str>,
 ) -> Result<String, Failure> {
-    let engine = Engine::new().map_err(Failure::Internal)?;
+    let direct = run_module_once(fake, entry, export, input, false);
+    let twin = Fake {
+        records: Rc::default(),
+        ..fake.clone()
+    };
+    let prepared = run_module_once(&twin, entry, export, input, true);
+    assert_eq!(
+        direct, prepared,
+        "the prepared graph of {entry} ran otherwise"
+    );
+    assert_eq!(
+        fake.logs(),
+        twin.logs(),
+        "the prepared graph of {entry} logged otherwise"
+    );
+    assert_eq!(
+        fake.calls(),
+        twin.calls(),
+        "the prepared graph of {entry} called otherwise"
+    );
+    direct
+}
+
+/// The static graph of `entry` in `fake.modules`, compiled in `engine`, linked by
+/// position as the host links it (breadth first).
+pub fn graph_of(engine: &Engine, fake: &Fake, entry: &str) -> Result<Vec<GraphModule>, Failure> {
     // Each module gets its index when it is first imported; its slot is filled when it
     // is compiled (breadth first, as the host does).
     let mut names = vec![entry.to_owned()];
@@ -314,8 +344,26 @@ pub fn run_module(
             links,
         });
     }
+    Ok(graph)
+}
+
+/// One run of [`run_module`]: directly, or `prepared` first.
+fn run_module_once(
+    fake: &Fake,
+    entry: &str,
+    export: Option<&str>,
+    input: Option<&str>,
+    prepared: bool,
+) -> Result<String, Failure> {
+    let engine = Engine::new().map_err(Failure::Internal)?;
+    let graph = graph_of(&engine, fake, entry)?;
     services::install(Rc::new(fake.clone()));
-    engine.run_module(entry, &graph, export, input, LIMITS)
+    if prepared {
+        engine.prepare_graph(entry, &graph)?;
+        engine.run_prepared(entry, export, input, LIMITS)
+    } else {
+        engine.run_module(entry, &graph, export, input, LIMITS)
+    }
 }
 
 /// [`run`], for a script that must succeed: its completion value's JSON.

@@ -40081,6 +40081,20 @@ int jsruntime_module_mark_resolved(JSModuleDef *m)
     return 0;
 }
 
+/* jsruntime patch 16 (JSRUNTIME-PATCH.md): what JS_EvalFunction does to a resolved
+   module before it evaluates it, alone: the module functions of `m` and of every module
+   it imports are made, and the graph is linked (imports bound, function declarations
+   instantiated: the module function's prologue, which returns before the module's own
+   code). None of the graph's code runs. JS_EvalFunction later finds both done and only
+   evaluates. -1 with an exception pending (an import of a name its module does not
+   export is a SyntaxError). */
+int jsruntime_module_instantiate(JSContext *ctx, JSModuleDef *m)
+{
+    if (js_create_module_function(ctx, m) < 0)
+        return -1;
+    return js_link_module(ctx, m);
+}
+
 /*******************************************************************/
 /* runtime functions & objects */
 
