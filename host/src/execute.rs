@@ -12,14 +12,16 @@
 //! 2. **Slot**: wait for one of `max_concurrency` slots, served round robin across
 //!    tenants and under the tenant's cap (`tenancy::fair`), no longer than the deadline,
 //!    the caller's cancellation and shutdown allow; then admission is checked again.
-//! 3. **Lease**: a fresh instance from the pool, prepared with the context and limits.
+//! 3. **Lease**: a fresh instance from the pool, prepared with the context and limits,
+//!    when the execution first needs one: to compile what the cache lacks, or to run.
 //! 4. **Bytecode**: a compiled script's own, or the cache's, or compiled now in this
 //!    instance (before it has run any tenant code) and cached.
 //! 5. **Link** (modules): every static import, transitively, is resolved, asked of the
 //!    service's module loader, and compiled (cache first, then this instance, still
 //!    before any tenant code has run), so a missing module fails the execution before
 //!    any of its code runs and no slot ever waits on another.
-//! 6. **Run**, then parse the JSON result.
+//! 6. **Run**, then parse the JSON result. A module graph run before may start from its
+//!    prepared image instead of being read and instantiated again (see `prepared`).
 //! 7. **Finish**: logs and usage are read from the instance whatever happened, and the
 //!    lease retires it. The fuel used is charged to the tenant's quota.
 //!
@@ -29,7 +31,8 @@
 //! fresh instance, and nothing the guest returns while a tenant's code runs is ever
 //! cached (a dynamic `import()` the cache lacks is compiled inside the guest, for that
 //! run only). The key is the guest build, script or module, the resolved name and the
-//! source.
+//! source. A graph's image is likewise taken from a fresh instance that has read and
+//! instantiated the graph and run none of its code, before the execution's code runs.
 //!
 //! The deadline and cancellation stop a running guest at its next fuel yield (the guest
 //! call is dropped there, see `instance`), or the host-call import while a host function
@@ -41,7 +44,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use jsruntime_wasm::bindings::exports::jsruntime::sandbox::engine::RunLimits;
-use jsruntime_wasm::bindings::jsruntime::sandbox::modules as wit_modules;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -50,7 +52,7 @@ use crate::context::ExecContext;
 use crate::error::{ErrorKind, ExecError};
 use crate::failure;
 use crate::host_calls::{self, HostCaller};
-use crate::instance::Assignment;
+use crate::instance::{Assignment, StopCheck, Usage};
 use crate::json;
 use crate::limits::{Limits, MIB};
 use crate::metrics::Metrics;
@@ -59,6 +61,7 @@ use crate::modules::{ModuleKind, ModuleLoader};
 use crate::offload::{run_offloading, GuestThreads};
 use crate::outcome::{LogRecord, Stats};
 use crate::pool::{Lease, Pool, Slot};
+use crate::prepared::{Graph, GraphBody, GraphImage, GraphImages, GraphModule, Known};
 use crate::quota::{FuelCharge, Quotas};
 use crate::request::{Code, ExecRequest, Input};
 use crate::tenancy::fair::TenantKey;
@@ -221,6 +224,15 @@ pub(crate) struct Tenancy {
     pub(crate) max_concurrency: u32,
 }
 
+/// How much the runtime's caches may hold.
+pub(crate) struct CacheSizes {
+    /// Compiled bytecode ([`Config::cache_bytes`](crate::Config::cache_bytes)).
+    pub(crate) bytecode_bytes: u64,
+    /// Prepared graphs' images
+    /// ([`Config::graph_image_bytes`](crate::Config::graph_image_bytes)).
+    pub(crate) graph_image_bytes: u64,
+}
+
 /// What every execution of one runtime shares.
 pub(crate) struct Pipeline {
     pub(crate) pool: Arc<Pool>,
@@ -237,6 +249,56 @@ pub(crate) struct Pipeline {
     /// Linear memory of a fresh instance (the snapshot), read from the first instance
     /// leased: the part of the memory limit QuickJS's heap cannot use.
     base_memory_bytes: OnceLock<u64>,
+    /// The images of prepared module graphs (see `prepared`).
+    images: GraphImages,
+    /// A fresh instance's memory, copied from the first instance that made a graph's
+    /// image: what images are the difference from.
+    fresh_memory: OnceLock<Arc<[u8]>>,
+}
+
+/// The instance of one execution, leased when it is first needed: a module's execution
+/// whose graph is all in the cache needs none until it runs, and its instance is then
+/// still fresh, so it may start from the graph's image (`prepared`).
+struct Held {
+    /// The execution's slot, until an instance is leased with it.
+    slot: Option<Slot>,
+    lease: Option<Lease>,
+    /// What the instance is given when it is leased.
+    assignment: Option<Assignment>,
+}
+
+impl Held {
+    /// The execution's instance: a fresh one, leased and given the execution now if it
+    /// has none yet.
+    async fn fresh(&mut self, pool: &Arc<Pool>) -> Result<&mut Lease, ExecError> {
+        if self.lease.is_none() {
+            let slot = self.slot.take().ok_or_else(Held::gone)?;
+            let lease = pool.lease(slot).await.map_err(|error| {
+                ExecError::Internal(format!("could not instantiate the guest: {error:#}"))
+            })?;
+            self.give(lease)?;
+        }
+        self.lease.as_mut().ok_or_else(Held::gone)
+    }
+
+    /// Gives the execution `lease`, its first instance.
+    fn give(&mut self, lease: Lease) -> Result<&mut Lease, ExecError> {
+        let assignment = self.assignment.take().ok_or_else(Held::gone)?;
+        let lease = self.lease.insert(lease);
+        lease.prepare(assignment)?;
+        Ok(lease)
+    }
+
+    fn gone() -> ExecError {
+        ExecError::Internal("the execution's instance was leased twice".to_owned())
+    }
+}
+
+/// How an execution got its code and its instance, for its [`Stats`].
+#[derive(Default)]
+struct Noted {
+    cache_hit: bool,
+    graph_prepared: bool,
 }
 
 impl Pipeline {
@@ -245,13 +307,13 @@ impl Pipeline {
         guest_threads: GuestThreads,
         shutdown: CancellationToken,
         defaults: Limits,
-        cache_bytes: u64,
+        caches: CacheSizes,
         tenancy: Tenancy,
         module_loader: Option<Arc<dyn ModuleLoader>>,
     ) -> Pipeline {
         Pipeline {
             pool,
-            cache: BytecodeCache::new(cache_bytes),
+            cache: BytecodeCache::new(caches.bytecode_bytes),
             metrics: Metrics::default(),
             guest_threads,
             shutdown,
@@ -259,6 +321,8 @@ impl Pipeline {
             tenancy,
             module_loader,
             base_memory_bytes: OnceLock::new(),
+            images: GraphImages::new(caches.graph_image_bytes),
+            fresh_memory: OnceLock::new(),
         }
     }
 
@@ -407,31 +471,29 @@ impl Pipeline {
         if let Err(error) = self.admit(&prepared) {
             return Done::failed(error, started);
         }
-        let mut lease = match self.pool.lease(slot).await {
-            Ok(lease) => lease,
-            Err(error) => {
-                return Done::failed(
-                    ExecError::Internal(format!("could not instantiate the guest: {error:#}")),
-                    started,
-                )
-            }
+        let mut held = Held {
+            slot: Some(slot),
+            lease: None,
+            assignment: Some(Assignment {
+                context: Arc::clone(&prepared.context),
+                limits: prepared.limits,
+                deadline: prepared.deadline,
+                cancel: prepared.cancel.clone(),
+                host_caller: host_caller.clone(),
+                deterministic: prepared.deterministic,
+            }),
         };
-        let base_memory_bytes = *self.base_memory_bytes.get_or_init(|| lease.memory_bytes());
-        let mut cache_hit = false;
+        let mut noted = Noted::default();
         let result = self
-            .work(
-                &mut lease,
-                &prepared,
-                host_caller,
-                base_memory_bytes,
-                &mut cache_hit,
-            )
+            .work(&mut held, &prepared, host_caller, &mut noted)
             .await;
-        let usage = lease.finish();
-        let instance_id = lease.id();
+        let (usage, instance_id) = match held.lease.as_mut() {
+            Some(lease) => (lease.finish(), lease.id()),
+            None => (Usage::default(), 0),
+        };
         // Retires the instance (destroyed, then the slot is freed), off the request path
         // when the pool thread is idle.
-        drop(lease);
+        drop(held);
         Done {
             result,
             logs: usage.logs,
@@ -440,7 +502,8 @@ impl Pipeline {
                 wall_us: elapsed_us(started),
                 memory_bytes: usage.memory_bytes,
                 host_calls: usage.host_calls,
-                cache_hit,
+                cache_hit: noted.cache_hit,
+                graph_prepared: noted.graph_prepared,
                 instance_id,
             },
         }
@@ -511,36 +574,28 @@ impl Pipeline {
         }
     }
 
-    /// Stages 3 to 6 on a leased instance.
+    /// Stages 3 to 6: the instance is leased when first needed (see [`Held`]).
     async fn work(
         &self,
-        lease: &mut Lease,
+        held: &mut Held,
         prepared: &Prepared,
         host_caller: HostCaller,
-        base_memory_bytes: u64,
-        cache_hit: &mut bool,
+        noted: &mut Noted,
     ) -> Result<Product, ExecError> {
-        lease.prepare(Assignment {
-            context: Arc::clone(&prepared.context),
-            limits: prepared.limits,
-            deadline: prepared.deadline,
-            cancel: prepared.cancel.clone(),
-            host_caller: host_caller.clone(),
-            deterministic: prepared.deterministic,
-        })?;
         let compiled = match &prepared.code {
             Code::Script(script) => {
-                *cache_hit = true;
+                noted.cache_hit = true;
                 script.compiled.clone()
             }
             Code::Source { source, .. } if prepared.purpose == Purpose::SelfCheck => {
+                let lease = held.fresh(&self.pool).await?;
                 Compiled::script(lease.compile(&prepared.name, source).await?)
             }
             Code::Source { kind, source, .. } => {
                 let (compiled, hit) = self
-                    .compile_cached(lease, *kind, &prepared.name, prepared.hash, source)
+                    .compile_cached(held, *kind, &prepared.name, prepared.hash, source)
                     .await?;
-                *cache_hit = hit;
+                noted.cache_hit = hit;
                 compiled
             }
         };
@@ -553,10 +608,11 @@ impl Pipeline {
             self.cache.clone(),
             &prepared.limits,
         );
-        let guest_limits = guest_limits(&prepared.limits, base_memory_bytes);
         let input = prepared.input.as_deref();
         let json = match prepared.kind {
             CodeKind::Script => {
+                let lease = held.fresh(&self.pool).await?;
+                let guest_limits = self.guest_limits(lease, &prepared.limits);
                 lease.set_modules(session);
                 lease
                     .run(&prepared.name, &compiled.bytecode, input, guest_limits)
@@ -570,18 +626,10 @@ impl Pipeline {
                 session
                     .add_entry(&prepared.name, source_len)
                     .map_err(|error| error.into_exec_error(&prepared.limits))?;
-                let modules = self
-                    .link(lease, prepared, &mut session, &host_caller, compiled)
+                let graph = self
+                    .link(held, prepared, &mut session, &host_caller, compiled)
                     .await?;
-                lease.set_modules(session);
-                lease
-                    .run_module(
-                        &prepared.name,
-                        &modules,
-                        prepared.entry.as_deref(),
-                        input,
-                        guest_limits,
-                    )
+                self.run_graph(held, prepared, session, &graph, noted)
                     .await?
             }
         };
@@ -590,18 +638,94 @@ impl Pipeline {
             .map_err(failure::from_result_json)
     }
 
-    /// Bytecode of `source` from the cache, or compiled in `lease` (which has run no
-    /// tenant code yet) and cached; and whether it was a hit.
+    /// Stage 6 of a module: runs `graph`. From its image when it has one (see
+    /// `prepared`); preparing it and offering its image when it runs for the second time;
+    /// otherwise as the guest is handed it. Only an execution that has no instance yet
+    /// (it compiled nothing) and is not deterministic uses or makes an image.
+    async fn run_graph(
+        &self,
+        held: &mut Held,
+        prepared: &Prepared,
+        session: ModuleSession,
+        graph: &Graph,
+        noted: &mut Noted,
+    ) -> Result<String, ExecError> {
+        let export = prepared.entry.as_deref();
+        let input = prepared.input.as_deref();
+        let name = &prepared.name;
+        let known = if prepared.deterministic.is_some() || !self.images.enabled() {
+            Known::Plain
+        } else if held.lease.is_some() {
+            // It compiled a module in its instance, which is not fresh any more: the
+            // graph is marked as run, for next time, and runs as it is handed.
+            self.images.lookup(graph);
+            Known::Plain
+        } else {
+            self.images.lookup(graph)
+        };
+        let lease = held.fresh(&self.pool).await?;
+        let guest_limits = self.guest_limits(lease, &prepared.limits);
+        match known {
+            Known::Image(image)
+                if image.memory_bytes() as u64 <= prepared.limits.memory_bytes
+                    && lease.apply_image(&image).await? =>
+            {
+                noted.graph_prepared = true;
+                lease.set_modules(session);
+                lease.run_prepared(name, export, input, guest_limits).await
+            }
+            Known::Prepare => {
+                // The lease is fresh: nothing has run in it yet.
+                let fresh = match self.fresh_memory.get() {
+                    Some(fresh) => Some(Arc::clone(fresh)),
+                    None => lease
+                        .with_memory(|memory| Arc::<[u8]>::from(memory))
+                        .map(|memory| Arc::clone(self.fresh_memory.get_or_init(|| memory))),
+                };
+                let fuel_used = lease.prepare_graph(name, &graph.to_wit()).await?;
+                if let Some(fresh) = fresh {
+                    let image =
+                        lease.with_memory(|memory| GraphImage::capture(&fresh, memory, fuel_used));
+                    if let Some(image) = image {
+                        self.images.insert(graph, image);
+                    }
+                }
+                lease.set_modules(session);
+                lease.run_prepared(name, export, input, guest_limits).await
+            }
+            _ => {
+                lease.set_modules(session);
+                lease
+                    .run_module(name, &graph.to_wit(), export, input, guest_limits)
+                    .await
+            }
+        }
+    }
+
+    /// The limits the guest enforces itself, for an execution on `lease`.
+    fn guest_limits(&self, lease: &Lease, limits: &Limits) -> RunLimits {
+        let base_memory_bytes = *self
+            .base_memory_bytes
+            .get_or_init(|| lease.initial_memory_bytes());
+        guest_limits(limits, base_memory_bytes)
+    }
+
+    /// Bytecode of `source` from the cache, or compiled in the execution's instance
+    /// (fresh: leased for this if it has none yet, and it has run no tenant code yet) and
+    /// cached; and whether it was a hit.
     async fn compile_cached(
         &self,
-        lease: &mut Lease,
+        held: &mut Held,
         kind: CodeKind,
         name: &str,
         hash: ScriptHash,
         source: &str,
     ) -> Result<(Compiled, bool), ExecError> {
         let lookup = {
-            let compile = compile_in(lease, kind, name, source);
+            let compile = async {
+                let lease = held.fresh(&self.pool).await?;
+                compile_in(lease, kind, name, source).await
+            };
             self.cache.get_or_compile(hash, compile).await
         };
         match lookup {
@@ -611,28 +735,36 @@ impl Pipeline {
             Lookup::OtherFailed(error) if error.kind() == ErrorKind::Syntax => Err(error),
             // Another execution's compilation failed for a reason of its own (its
             // timeout, its cancellation): compile for this one.
-            Lookup::OtherFailed(_) => Ok((compile_in(lease, kind, name, source).await?, false)),
+            Lookup::OtherFailed(_) => {
+                let lease = held.fresh(&self.pool).await?;
+                Ok((compile_in(lease, kind, name, source).await?, false))
+            }
         }
     }
 
     /// Stage 5: the static import graph of the entry module (`entry`, compiled), every
     /// module fetched once, compiled through the cache, and linked by position: the entry
     /// first, then each module in the order it is first imported (breadth first), each
-    /// import given the index of its module. JSON modules are handed over as text.
+    /// import given the index of its module. JSON modules are handed over as text. An
+    /// instance is leased only for a module the cache lacks.
     async fn link(
         &self,
-        lease: &mut Lease,
+        held: &mut Held,
         prepared: &Prepared,
         session: &mut ModuleSession,
         host_caller: &HostCaller,
         entry: Compiled,
-    ) -> Result<Vec<wit_modules::GraphModule>, ExecError> {
+    ) -> Result<Graph, ExecError> {
         let limits = &prepared.limits;
-        let stops = lease.stop_check();
+        let stops = StopCheck::new(
+            self.shutdown.clone(),
+            prepared.cancel.clone(),
+            prepared.deadline,
+        );
         // Each module at the index the session gave it (the entry 0, then each new module
         // in the order it is first imported): its slot is taken then, and filled when its
         // turn comes.
-        let mut graph: Vec<Option<wit_modules::GraphModule>> = Vec::new();
+        let mut graph: Vec<Option<GraphModule>> = Vec::new();
         let mut queue = std::collections::VecDeque::from([(0, prepared.name.to_string(), entry)]);
         while let Some((index, name, compiled)) = queue.pop_front() {
             let mut links = Vec::with_capacity(compiled.imports.len());
@@ -653,11 +785,11 @@ impl Pipeline {
                     Fetch::New(module) => {
                         let target = module.index;
                         if module.kind == ModuleKind::Json {
-                            *slot(&mut graph, target) = Some(wit_modules::GraphModule {
-                                body: wit_modules::GraphBody::Json(wit_modules::JsonModule {
+                            *slot(&mut graph, target) = Some(GraphModule {
+                                body: GraphBody::Json {
                                     name: module.name,
-                                    text: module.source.to_string(),
-                                }),
+                                    text: module.source,
+                                },
                                 links: Vec::new(),
                             });
                         } else {
@@ -667,7 +799,7 @@ impl Pipeline {
                             let compiled =
                                 match self.cache.recent_module(&module.name, &module.source) {
                                     Some(compiled) => compiled,
-                                    None => Box::pin(self.compile_import(lease, &module)).await?,
+                                    None => Box::pin(self.compile_import(held, &module)).await?,
                                 };
                             queue.push_back((target, module.name, compiled));
                         }
@@ -676,33 +808,37 @@ impl Pipeline {
                 };
                 links.push(target);
             }
-            *slot(&mut graph, index) = Some(wit_modules::GraphModule {
-                body: wit_modules::GraphBody::Bytecode(compiled.bytecode.to_vec()),
+            *slot(&mut graph, index) = Some(GraphModule {
+                body: GraphBody::Bytecode(compiled.bytecode),
                 links,
             });
         }
         // Every slot was filled: JSON modules when first imported, the others when the
         // queue reached them.
-        graph
+        let modules = graph
             .into_iter()
             .map(|module| {
                 module.ok_or_else(|| {
                     ExecError::Internal("a module of the graph was never made".to_owned())
                 })
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(Graph {
+            entry: Arc::clone(&prepared.name),
+            modules,
+        })
     }
 
     /// An imported module's bytecode, through the keyed cache (the caller looked for it
     /// among the recent modules); its syntax error names it.
     async fn compile_import(
         &self,
-        lease: &mut Lease,
+        held: &mut Held,
         module: &Fetched,
     ) -> Result<Compiled, ExecError> {
         let compiled = self
             .compile_cached(
-                lease,
+                held,
                 CodeKind::Module,
                 &module.name,
                 module.hash(),
@@ -725,10 +861,7 @@ impl Pipeline {
 }
 
 /// The slot of the module at `index` in a graph being made, the graph grown to hold it.
-fn slot(
-    graph: &mut Vec<Option<wit_modules::GraphModule>>,
-    index: u32,
-) -> &mut Option<wit_modules::GraphModule> {
+fn slot(graph: &mut Vec<Option<GraphModule>>, index: u32) -> &mut Option<GraphModule> {
     let index = index as usize;
     if graph.len() <= index {
         graph.resize_with(index + 1, || None);

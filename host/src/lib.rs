@@ -39,7 +39,8 @@
 //
 // leaves:         limits, error, context, outcome, json, guest, host_fn, tenancy (policy,
 //                 budget, fair), modules (loader, files, resolve)
-// services:       cache, config, request, failure, host_calls, quota, module_graph
+// services:       cache, config, request, failure, host_calls, quota, module_graph,
+//                 prepared (graph images)
 // one instance:   instance (state, imports)
 // shared parts:   wasm (engine, component, ticker), pool (leases), offload (guest threads)
 // counting:       metrics (over the pool's and the cache's stats)
@@ -64,6 +65,7 @@ mod modules;
 mod offload;
 mod outcome;
 mod pool;
+mod prepared;
 mod promise_calls;
 mod quota;
 mod request;

@@ -43,6 +43,10 @@ pub struct Stats {
     pub host_calls: u32,
     /// Whether the bytecode came from the compile cache (or a [`Script`](crate::Script)).
     pub cache_hit: bool,
+    /// Whether a module's execution started from its import graph's prepared image (the
+    /// graph read and instantiated once, by an earlier execution, before any of its code
+    /// ran; see [`Config::graph_image_bytes`](crate::Config::graph_image_bytes)).
+    pub graph_prepared: bool,
     /// The instance that ran it: unique over the runtime's life (instances are never
     /// reused); 0 when the execution never got one.
     pub instance_id: u64,

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::CacheStats;
 use crate::config::Config;
 use crate::error::{ExecError, SetupError};
-use crate::execute::{Done, Pipeline, Prepared, Product, Purpose, Tenancy};
+use crate::execute::{CacheSizes, Done, Pipeline, Prepared, Product, Purpose, Tenancy};
 use crate::host_fn::{CallStyle, HostCall, HostFnError, HostFns};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::modules::ModuleLoader;
@@ -285,7 +285,10 @@ impl Runtime {
             guest_threads,
             shutdown,
             config.limits,
-            config.cache_bytes,
+            CacheSizes {
+                bytecode_bytes: config.cache_bytes,
+                graph_image_bytes: config.graph_image_bytes,
+            },
             Tenancy {
                 policy,
                 quotas: Quotas::new(store),

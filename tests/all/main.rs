@@ -21,6 +21,7 @@ mod closing;
 mod context;
 mod deterministic;
 mod execution;
+mod graph_images;
 mod handlers;
 mod host_functions;
 mod modules;

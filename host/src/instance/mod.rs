@@ -32,10 +32,10 @@ use crate::host_fn::HostFns;
 use crate::module_graph::ModuleSession;
 use crate::modules::ModuleKind;
 use crate::outcome::LogRecord;
+use crate::prepared::GraphImage;
 
 use pages::GuestMemory;
-use state::StopCheck;
-pub(crate) use state::{Assignment, ExecState};
+pub(crate) use state::{Assignment, ExecState, StopCheck};
 
 /// Fuel between yields: a script burns at most this much on the caller's task before
 /// it yields and moves to a guest thread (see `offload`), about 150 µs of work, so a
@@ -106,8 +106,8 @@ impl Template {
 pub(crate) struct Instance {
     store: Store<ExecState>,
     bindings: Sandbox,
-    /// Where its linear memory is, when a large execution's pages are worth discarding
-    /// before the slot's reset (see `pages`).
+    /// Where its linear memory is: for a prepared graph's image (`prepared`), and to
+    /// discard a large execution's pages before the slot's reset (`pages`).
     memory: Option<GuestMemory>,
     /// Linear memory right after instantiation: the snapshot's.
     initial_memory_bytes: usize,
@@ -176,9 +176,9 @@ impl Instance {
         self.created
     }
 
-    /// Linear memory in use so far (for a fresh instance: what the snapshot starts with).
-    pub(crate) fn memory_bytes(&self) -> u64 {
-        self.store.data().limiter.peak_bytes as u64
+    /// Linear memory right after instantiation (the snapshot's), whatever ran since.
+    pub(crate) fn initial_memory_bytes(&self) -> u64 {
+        self.initial_memory_bytes as u64
     }
 
     /// Gives the instance its execution: context, limits, deadline, fuel budget.
@@ -268,6 +268,87 @@ impl Instance {
         self.classify(result)
     }
 
+    /// Reads the static import graph `graph` (entry `entry`) into this instance and
+    /// instantiates it, running none of its code (`engine.prepare-graph`); returns the
+    /// fuel that took (charged to the execution, as all its guest calls are).
+    pub(crate) async fn prepare_graph(
+        &mut self,
+        entry: &str,
+        graph: &[wit_modules::GraphModule],
+    ) -> Result<u64, ExecError> {
+        self.fresh_slice();
+        let before = self.store.get_fuel().unwrap_or(0);
+        let check = self.store.data().stop_check();
+        let api = self.bindings.jsruntime_sandbox_engine();
+        let call = api.call_prepare_graph(&mut self.store, entry, graph);
+        let result = guest_call(check, call).await;
+        self.classify(result)?;
+        Ok(before.saturating_sub(self.store.get_fuel().unwrap_or(0)))
+    }
+
+    /// Calls `f` with the instance's linear memory as it is now; `None` if the instance
+    /// does not know where its memory is.
+    pub(crate) fn with_memory<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let memory = self.memory?;
+        let len = self.store.data().limiter.peak_bytes;
+        // SAFETY: the store is alive (borrowed from `self`), its memory is `len` bytes
+        // (memory only grows, and the limiter saw every growth), and no guest code runs
+        // while `self` is borrowed: a guest call needs `&mut self`.
+        Some(f(unsafe { memory.bytes(len) }))
+    }
+
+    /// Puts a prepared graph's memory image (`prepared`) into this fresh instance, which
+    /// then holds the graph as `engine.prepare-graph` would have left it, and charges the
+    /// execution the fuel the preparation used. `Ok(false)` if it cannot: the instance
+    /// does not know where its memory is, or the fuel left or the memory limit does not
+    /// allow it (the execution then runs the graph unprepared, as it would have).
+    pub(crate) async fn apply_image(&mut self, image: &GraphImage) -> Result<bool, ExecError> {
+        let Some(memory) = self.memory else {
+            return Ok(false);
+        };
+        let fuel = self.store.get_fuel().unwrap_or(0);
+        if fuel < image.fuel_used() {
+            return Ok(false);
+        }
+        if image.memory_bytes() > self.store.data().limiter.peak_bytes {
+            let check = self.store.data().stop_check();
+            let api = self.bindings.jsruntime_sandbox_engine();
+            let call = api.call_grow_memory(&mut self.store, image.memory_bytes() as u64);
+            let grown = guest_call(check, call).await;
+            let grown = self.classify(grown.map(Ok::<bool, failure::GuestFailure>))?;
+            if !grown || image.memory_bytes() > self.store.data().limiter.peak_bytes {
+                return Ok(false);
+            }
+        }
+        for (offset, bytes) in image.runs() {
+            // SAFETY: the store is alive (`&mut self`), the image's runs lie within its
+            // `memory_bytes`, which the memory now has, no guest code runs, and nothing
+            // holds a reference into the memory (`with_memory` lends it only for a call).
+            unsafe { memory.write(offset, bytes) };
+        }
+        self.store
+            .set_fuel(fuel - image.fuel_used())
+            .map_err(|e| ExecError::Internal(format!("setting fuel: {e:#}")))?;
+        Ok(true)
+    }
+
+    /// Runs the graph [`prepare_graph`](Self::prepare_graph) prepared, as
+    /// [`run_module`](Self::run_module) runs a graph it is handed.
+    pub(crate) async fn run_prepared(
+        &mut self,
+        entry: &str,
+        export: Option<&str>,
+        input: Option<&str>,
+        guest_limits: RunLimits,
+    ) -> Result<String, ExecError> {
+        self.fresh_slice();
+        let check = self.store.data().stop_check();
+        let api = self.bindings.jsruntime_sandbox_engine();
+        let call = api.call_run_prepared(&mut self.store, entry, export, input, guest_limits);
+        let result = guest_call(check, call).await;
+        self.classify(result)
+    }
+
     /// Starts the guest call about to be made on a whole fuel slice of its own: the fuel
     /// an earlier call of this execution left in its slice (compiling before running)
     /// does not count against it. Otherwise that call's remainder makes the new one yield
@@ -285,12 +366,6 @@ impl Instance {
     /// Gives the instance the execution's modules, for the dynamic imports of its run.
     pub(crate) fn set_modules(&mut self, session: ModuleSession) {
         self.store.data_mut().modules = Some(session);
-    }
-
-    /// What tells whether the execution must stop, held apart from the instance (see
-    /// [`StopCheck`]).
-    pub(crate) fn stop_check(&self) -> StopCheck {
-        self.store.data().stop_check()
     }
 
     /// What the execution used, and its logs (taken: a second call finds none).

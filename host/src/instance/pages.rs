@@ -1,4 +1,6 @@
-//! Giving a large execution's memory back to the snapshot before its pool slot is reset.
+//! Where an instance's linear memory is in the host: to write a prepared module graph's
+//! image into a fresh instance (`prepared`), and to give a large execution's memory back
+//! to the snapshot before its pool slot is reset.
 //!
 //! wasmtime resets a used slot (`linear_memory_keep_resident` with `pagemap_scan`, see
 //! `jsruntime_wasm::engine_config`) by copying the snapshot back into the first
@@ -48,17 +50,13 @@ pub(crate) struct GuestMemory {
 }
 
 impl GuestMemory {
-    /// Asks the guest (`engine.locate-memory`) where its memory is. `None` where
-    /// discarding would gain nothing (see the module documentation) or the guest's answer
-    /// is not an address in its memory.
+    /// Asks the guest (`engine.locate-memory`) where its memory is. `None` if the
+    /// guest's answer is not an address in its memory.
     pub(crate) async fn locate<T: Send + 'static>(
         store: &mut Store<T>,
         instance: &Instance,
         export: &ComponentExportIndex,
     ) -> Option<GuestMemory> {
-        if !worth_it() {
-            return None;
-        }
         let func = instance
             .get_typed_func::<(), ((WasmList<u8>, u32),)>(&mut *store, export)
             .ok()?;
@@ -90,7 +88,7 @@ impl GuestMemory {
         peak_bytes: usize,
         fuel_used: u64,
     ) {
-        if !is_large(initial_bytes, peak_bytes, fuel_used) {
+        if !worth_it() || !is_large(initial_bytes, peak_bytes, fuel_used) {
             return;
         }
         let cap = usize::try_from(MAX_MEMORY_BYTES).unwrap_or(usize::MAX);
@@ -104,6 +102,39 @@ impl GuestMemory {
         // Failing changes nothing: the reset does its usual work.
         unsafe {
             libc::madvise(self.base as *mut libc::c_void, len, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+impl GuestMemory {
+    /// The first `len` bytes of the instance's linear memory.
+    ///
+    /// # Safety
+    ///
+    /// The instance's store must be alive, `len` at most its memory's current size, and no
+    /// guest code may run and nothing may write the memory while the slice is held.
+    pub(crate) unsafe fn bytes(&self, len: usize) -> &[u8] {
+        // SAFETY: the caller's contract: `base..base + len` is mapped linear memory that
+        // nothing changes meanwhile.
+        unsafe { std::slice::from_raw_parts(self.base as *const u8, len) }
+    }
+
+    /// Writes `bytes` at guest address `offset`.
+    ///
+    /// # Safety
+    ///
+    /// The instance's store must be alive, `offset + bytes.len()` at most its memory's
+    /// current size, no guest code may run meanwhile, and no reference into the memory may
+    /// be held.
+    pub(crate) unsafe fn write(&self, offset: usize, bytes: &[u8]) {
+        // SAFETY: the caller's contract: the range is mapped linear memory that nothing
+        // else reads or writes meanwhile; `bytes` is host memory, so the two do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                (self.base + offset) as *mut u8,
+                bytes.len(),
+            );
         }
     }
 }

@@ -151,6 +151,19 @@ pub(crate) struct StopCheck {
 }
 
 impl StopCheck {
+    /// The check of an execution that has no instance yet.
+    pub(crate) fn new(
+        shutdown: CancellationToken,
+        cancel: Option<CancellationToken>,
+        deadline: Instant,
+    ) -> StopCheck {
+        StopCheck {
+            shutdown,
+            cancel,
+            deadline,
+        }
+    }
+
     /// Whether the execution must stop now (see [`ExecState::interrupt`]).
     pub(crate) fn interrupt(&self) -> Option<Interrupt> {
         interrupt(&self.shutdown, self.cancel.as_ref(), self.deadline)
