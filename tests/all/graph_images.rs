@@ -233,3 +233,48 @@ async fn limits_hold_and_images_can_be_turned_off() {
     // Still prepared for the others.
     assert!(run_ok(&rt, request("t1", 5)).await.stats.graph_prepared);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_executions_of_two_tenants_each_run_their_own_graph() {
+    // Executions in parallel, on both tenants' graphs (with a JSON module), while images
+    // are being made and used: every one gets its own tenant's answer.
+    let loader = loader()
+        .with_tenant("t1", "rates.json", r#"{"vat": 1}"#)
+        .with_tenant("t2", "rates.json", r#"{"vat": 2}"#);
+    let rt = runtime_with(Config::default(), loader);
+    let source = format!(
+        "import rates from './rates.json' with {{ type: 'json' }};\n{}\nexport const vat = () => rates.vat;",
+        entry()
+    );
+    let mut prepared = 0;
+    for round in 0..4 {
+        let mut running = tokio::task::JoinSet::new();
+        for i in 0..16u32 {
+            let (rt, source) = (rt.clone(), source.clone());
+            running.spawn(async move {
+                let id = if i % 2 == 0 { "t1" } else { "t2" };
+                let request = ExecRequest::module(source.as_str())
+                    .context(tenant(id))
+                    .entry("vat");
+                (id, run_ok(&rt, request).await)
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            let (id, outcome) = done.expect("the task ran");
+            let vat = if id == "t1" { 1 } else { 2 };
+            assert_eq!(outcome.value, json!(vat), "{id}, round {round}");
+            prepared += u32::from(outcome.stats.graph_prepared);
+        }
+    }
+    // Once both graphs have images, executions start from them.
+    assert!(prepared > 0, "no execution started from an image");
+    let outcome = run_ok(
+        &rt,
+        ExecRequest::module(source.as_str())
+            .context(tenant("t2"))
+            .entry("vat"),
+    )
+    .await;
+    assert!(outcome.stats.graph_prepared);
+    assert_eq!(outcome.value, json!(2));
+}
