@@ -12,9 +12,11 @@
 //!
 //! - **Why it is sound**: every fresh instance starts from the same memory (the
 //!   snapshot, then the same `locate-memory` call), so the state a preparation leaves is
-//!   the same in each, and it lies wholly in linear memory (the guest's only mutable
-//!   global, its stack pointer, is back where it was when a guest call returns). The
-//!   pages are written into a fresh instance before anything runs in it.
+//!   the same in each, and it lies wholly in linear memory. The guest's core module has
+//!   one memory, a table that cannot grow, and one mutable global, its stack pointer,
+//!   which is back where it was when a guest call returns (a test reads the committed
+//!   guest's sections to keep this true). The pages are written into a fresh instance
+//!   before anything runs in it.
 //! - **What makes two graphs the same**: every module's bytecode byte for byte (it
 //!   carries the module's resolved name and all its code), every JSON module's name and
 //!   text, and every link. The service's loader is asked for every import of every
@@ -411,6 +413,45 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn the_guest_keeps_all_its_state_in_its_one_linear_memory() {
+        // An image is the memory alone: anything else a preparation could change (another
+        // memory, a mutable global besides the stack pointer, a table that grows) would
+        // not be carried into the instances that start from it.
+        use wasmparser::{Parser, Payload, TypeRef};
+        let (mut memories, mut mutable_globals, mut growable_tables) = (0, 0, 0);
+        for payload in Parser::new(0).parse_all(crate::guest::guest_component()) {
+            match payload.expect("the committed guest parses") {
+                Payload::MemorySection(section) => memories += section.count(),
+                Payload::GlobalSection(section) => {
+                    for global in section {
+                        mutable_globals += u32::from(global.expect("a global").ty.mutable);
+                    }
+                }
+                Payload::TableSection(section) => {
+                    for table in section {
+                        let ty = table.expect("a table").ty;
+                        growable_tables += u32::from(ty.maximum != Some(ty.initial));
+                    }
+                }
+                Payload::ImportSection(section) => {
+                    for import in section.into_imports() {
+                        match import.expect("an import").ty {
+                            TypeRef::Memory(_) => memories += 1,
+                            TypeRef::Global(global) => mutable_globals += u32::from(global.mutable),
+                            TypeRef::Table(ty) => {
+                                growable_tables += u32::from(ty.maximum != Some(ty.initial))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!((memories, mutable_globals, growable_tables), (1, 1, 0));
     }
 
     #[test]
