@@ -666,10 +666,7 @@ impl Pipeline {
         let lease = held.fresh(&self.pool).await?;
         let guest_limits = self.guest_limits(lease, &prepared.limits);
         match known {
-            Known::Image(image)
-                if image.memory_bytes() as u64 <= prepared.limits.memory_bytes
-                    && lease.apply_image(&image).await? =>
-            {
+            Known::Image(image) if lease.apply_image(&image).await? => {
                 noted.graph_prepared = true;
                 lease.set_modules(session);
                 lease.run_prepared(name, export, input, guest_limits).await

@@ -233,6 +233,16 @@ struct Table {
     clock: u64,
 }
 
+impl Table {
+    /// The entry of `graph`, whose [`bucket`] is `bucket`.
+    fn find(&mut self, bucket: u64, graph: &Graph) -> Option<&mut Entry> {
+        self.entries
+            .get_mut(&bucket)?
+            .iter_mut()
+            .find(|entry| entry.graph.same_as(graph))
+    }
+}
+
 struct Entry {
     graph: Graph,
     image: Option<Arc<GraphImage>>,
@@ -302,11 +312,7 @@ impl GraphImages {
         table.clock += 1;
         let clock = table.clock;
         let bucket = bucket(graph);
-        if let Some(entry) = table
-            .entries
-            .get_mut(&bucket)
-            .and_then(|entries| entries.iter_mut().find(|e| e.graph.same_as(graph)))
-        {
+        if let Some(entry) = table.find(bucket, graph) {
             entry.last_run = clock;
             return match &entry.image {
                 Some(image) => Known::Image(Arc::clone(image)),
@@ -332,11 +338,7 @@ impl GraphImages {
     pub(crate) fn insert(&self, graph: &Graph, image: GraphImage) {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let weight = image.weight();
-        let Some(entry) = table
-            .entries
-            .get_mut(&bucket(graph))
-            .and_then(|entries| entries.iter_mut().find(|e| e.graph.same_as(graph)))
-        else {
+        let Some(entry) = table.find(bucket(graph), graph) else {
             return;
         };
         if entry.image.is_some() {

@@ -301,13 +301,15 @@ impl Instance {
     /// then holds the graph as `engine.prepare-graph` would have left it, and charges the
     /// execution the fuel the preparation used. `Ok(false)` if it cannot: the instance
     /// does not know where its memory is, or the fuel left or the memory limit does not
-    /// allow it (the execution then runs the graph unprepared, as it would have).
+    /// allow it (the execution then runs the graph unprepared, as it would have). Checked
+    /// before anything changes, so the memory limiter never refuses a growth here.
     pub(crate) async fn apply_image(&mut self, image: &GraphImage) -> Result<bool, ExecError> {
         let Some(memory) = self.memory else {
             return Ok(false);
         };
         let fuel = self.store.get_fuel().unwrap_or(0);
-        if fuel < image.fuel_used() {
+        let memory_limit = self.store.data().limits.memory_bytes;
+        if fuel < image.fuel_used() || image.memory_bytes() as u64 > memory_limit {
             return Ok(false);
         }
         if image.memory_bytes() > self.store.data().limiter.peak_bytes {

@@ -288,11 +288,7 @@ impl ExecState {
     /// The same check, copied out of the store, for the host to make while a guest call
     /// holds the store: at every yield of the call (see `Instance::guest_call`).
     pub(crate) fn stop_check(&self) -> StopCheck {
-        StopCheck {
-            shutdown: self.shutdown.clone(),
-            cancel: self.cancel.clone(),
-            deadline: self.deadline,
-        }
+        StopCheck::new(self.shutdown.clone(), self.cancel.clone(), self.deadline)
     }
 
     /// Resolves when the execution must stop, with the reason: for waits outside wasm
