@@ -6,12 +6,10 @@
 
 use std::sync::Arc;
 
-use jsruntime::{
-    Config, ErrorKind, ExecContext, ExecRequest, MemoryModuleLoader, Outcome, Runtime, Tenant,
-};
+use jsruntime::{Config, ErrorKind, ExecRequest, MemoryModuleLoader, Outcome, Runtime};
 use serde_json::json;
 
-use crate::common::{expect_kind, run_ok, run_request};
+use crate::common::{expect_kind, run_ok, run_request, tenant};
 
 /// Modules in [`graph`]: enough that reading them is worth an image.
 const MODULES: usize = 20;
@@ -69,13 +67,6 @@ fn runtime_with(config: Config, loader: MemoryModuleLoader) -> Runtime {
         .module_loader(Arc::new(loader))
         .build()
         .expect("a runtime starts")
-}
-
-fn tenant(id: &str) -> ExecContext {
-    ExecContext::default().with_tenant(Tenant {
-        id: id.into(),
-        name: None,
-    })
 }
 
 fn request(tenant_id: &str, n: u32) -> ExecRequest {

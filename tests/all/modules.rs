@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use jsruntime::{
     Config, ErrorKind, ExecContext, ExecError, ExecRequest, LoadFuture, MemoryModuleLoader,
-    ModuleLoader, ModuleRequest, Runtime, Tenant,
+    ModuleLoader, ModuleRequest, Runtime,
 };
 use serde_json::json;
 
 use crate::common::{
-    assert_still_works, expect_exception, expect_kind, expect_syntax, run_ok, run_request,
+    assert_still_works, expect_exception, expect_kind, expect_syntax, run_ok, run_request, tenant,
 };
 
 fn with_loader(loader: Arc<dyn ModuleLoader>) -> Runtime {
@@ -23,13 +23,6 @@ fn with_loader(loader: Arc<dyn ModuleLoader>) -> Runtime {
         .module_loader(loader)
         .build()
         .expect("a runtime starts")
-}
-
-fn tenant(id: &str) -> ExecContext {
-    ExecContext::default().with_tenant(Tenant {
-        id: id.into(),
-        name: None,
-    })
 }
 
 /// A loader over a map that counts what it is asked, and can fail or stall on a name.

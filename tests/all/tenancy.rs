@@ -8,19 +8,11 @@ use std::time::{Duration, Instant};
 use jsruntime::{
     Admission, Budget, BudgetLimits, BudgetStore, CancellationToken, Config, ErrorKind,
     ExecContext, ExecError, ExecRequest, MemoryBudgetStore, Quota, Runtime, StaticPolicy,
-    StoreError, StoreFailure, StoreFuture, Tenant, TenantLimits, TenantPolicy, TenantStats,
-    WindowKey,
+    StoreError, StoreFailure, StoreFuture, TenantLimits, TenantPolicy, TenantStats, WindowKey,
 };
 use serde_json::json;
 
-use crate::common::{expect_kind, run_ok, HUGE_FUEL, PROMPT};
-
-fn tenant(id: &str) -> ExecContext {
-    ExecContext::default().with_tenant(Tenant {
-        id: id.into(),
-        name: None,
-    })
-}
+use crate::common::{expect_kind, run_ok, tenant, HUGE_FUEL, PROMPT};
 
 /// A script that runs until it is cancelled (or its long timeout).
 fn spinning(context: ExecContext, cancel: &CancellationToken) -> ExecRequest {

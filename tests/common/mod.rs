@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use jsruntime::{Config, ErrorKind, ExecError, ExecRequest, Outcome, Runtime, ScriptError};
+use jsruntime::{
+    Config, ErrorKind, ExecContext, ExecError, ExecRequest, Outcome, Runtime, ScriptError, Tenant,
+};
 use serde_json::{json, Value};
 
 /// A fuel budget so large that the wall-clock timeout always trips first.
@@ -14,6 +16,14 @@ pub const HUGE_FUEL: u64 = 1_000_000_000_000_000;
 /// An upper bound for "returned promptly after its timeout or cancellation": generous,
 /// because the machine is shared and noisy.
 pub const PROMPT: Duration = Duration::from_secs(2);
+
+/// The context of a request from tenant `id` (no name, user or request id).
+pub fn tenant(id: &str) -> ExecContext {
+    ExecContext::default().with_tenant(Tenant {
+        id: id.into(),
+        name: None,
+    })
+}
 
 /// A runtime with the default configuration and no host functions.
 pub fn runtime() -> Runtime {
