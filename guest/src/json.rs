@@ -1,43 +1,41 @@
 //! JSON text read into JavaScript values (the input, host-call results, JSON modules):
-//! exactly what `JSON.parse(text)` gives, in about a third of its time.
+//! exactly what `JSON.parse(text)` gives, in about a fifth of its time.
 //!
 //! Why: every handler's input is JSON, and QuickJS's `JSON.parse` reads it one character
 //! at a time through a growing string buffer, making a string for each key before it
-//! makes the key's atom; in wasm that is ~45 µs per KiB of a typical cart, more than a
-//! whole trivial execution (bench/FINDINGS.md, "Handlers and modules"). serde_json's
-//! tokenizer, with each value made directly through QuickJS's C API, reads the same
-//! text in about half the time; making each object with the keys of an earlier one from
-//! that one's shape, in one step (see [`State`]), and each array from its elements at
-//! once, takes off about half of what is left.
+//! makes the key's atom; in wasm that was ~45 µs per KiB of a typical cart, more than a
+//! whole trivial execution (bench/FINDINGS.md, "Handlers and modules"). This reader
+//! walks the bytes once, makes each value directly through QuickJS's C API, makes each
+//! object with the keys of an earlier one from that one's shape, in one step (see
+//! [`State`]), and each array from its elements at once.
 //!
 //! The result is the one `JSON.parse` gives, for every text:
-//! - for a text serde_json accepts, each value is made as `JSON.parse` makes it:
-//!   members are defined in order as own, writable, enumerable, configurable data
-//!   properties (so a repeated key keeps its first position and its last value, and
-//!   `"__proto__"` is an ordinary own property), array elements likewise at 0, 1, ...;
-//!   strings from their UTF-8; numbers as the nearest double (serde_json's
-//!   `float_roundtrip` parser is correctly rounded, like `strtod`), tagged as an int
-//!   when integral and within 32 bits, as QuickJS does, `-0` kept a double;
-//! - a text serde_json refuses is handed to QuickJS's own `JSON.parse`, so its value or
-//!   its `SyntaxError` is what the caller gets. That covers what JSON allows and
-//!   serde_json does not (a lone surrogate escape such as `"\ud800"`, a number beyond
-//!   the doubles such as `1e400`, which is `Infinity`, nesting deeper than 128) as well
-//!   as every malformed text (a JSON module's, say), whose `SyntaxError` is then
-//!   QuickJS's own, with its position.
+//! - for a text this reader accepts (strict JSON, RFC 8259, nested at most
+//!   [`MAX_DEPTH`] levels, without a `\u` escape of a lone surrogate), each value is
+//!   made as `JSON.parse` makes it: members are defined in order as own, writable,
+//!   enumerable, configurable data properties (so a repeated key keeps its first
+//!   position and its last value, and `"__proto__"` is an ordinary own property), array
+//!   elements likewise at 0, 1, ...; strings from their UTF-8 and escapes; numbers as
+//!   the nearest double (exactly, by Clinger's fast path, when the digits and the
+//!   exponent allow; otherwise by Rust's correctly rounded parser, like `strtod`; past
+//!   the doubles, `Infinity`), tagged as an int when integral and within 32 bits, as
+//!   QuickJS does, `-0` kept a double;
+//! - any other text is handed to QuickJS's own `JSON.parse`, so its value or its
+//!   `SyntaxError` is what the caller gets. That covers what JSON allows and this reader
+//!   leaves (a lone surrogate escape such as `"\ud800"`, which a UTF-8 string cannot
+//!   hold; nesting deeper than [`MAX_DEPTH`]) as well as every malformed text (a JSON
+//!   module's, say), whose `SyntaxError` is then QuickJS's own, with its position.
 //!
 //! An exception QuickJS throws while a value is made (out of memory) ends the read at
 //! once with [`rquickjs::Error::Exception`], the exception pending in the context, as
 //! `JSON.parse` would.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::c_int;
-use std::fmt;
 use std::hash::Hasher;
 
 use rquickjs::{qjs, Ctx, Value};
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::fnv::{BuildFnv, Fnv};
 
@@ -60,67 +58,113 @@ const MAX_TEMPLATES: usize = 256;
 /// stack to be made in one step; past that, the container is made from them and the
 /// rest are defined in it as they are read. The stack is the guest's own memory, which
 /// QuickJS's heap limit does not count, so it stays small: at most this many values a
-/// level, 128 levels deep (serde_json's limit): 32,768 keys and values, ~1.3 MB.
+/// level, [`MAX_DEPTH`] levels deep: 32,768 keys and values, ~1.3 MB.
 const MAX_PENDING: usize = 256;
 
-/// `JSON.parse(text)`, through serde_json when it accepts the text (see the module
-/// docs for why the result is the same either way).
+/// The deepest nesting of arrays and objects this reader follows (one call frame of the
+/// guest's stack a level); a deeper text is `JSON.parse`'s, which has its own stack
+/// check. Far above what the host lets through (`MAX_JSON_DEPTH`, 100).
+pub const MAX_DEPTH: usize = 128;
+
+/// The powers of ten a double holds exactly: 10^22 is the last (5^22 < 2^53).
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `JSON.parse(text)`, by this reader when it accepts the text (see the module docs for
+/// why the result is the same either way).
 pub fn parse<'js>(ctx: &Ctx<'js>, text: &str) -> rquickjs::Result<Value<'js>> {
     let raw = ctx.as_raw().as_ptr();
-    let threw = Cell::new(false);
-    let state = RefCell::new(State::default());
-    let built = {
-        let mut reader = serde_json::Deserializer::from_str(text);
-        Build {
-            ctx: raw,
-            threw: &threw,
-            state: &state,
-        }
-        .deserialize(&mut reader)
-        .and_then(|value| reader.end().map(|()| value))
+    let mut reader = Reader {
+        ctx: raw,
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+        depth: 0,
+        state: State::default(),
     };
-    state.into_inner().free(raw);
-    match built {
+    let read = reader.read();
+    let Reader { mut state, .. } = reader;
+    let value = read.and_then(|()| state.values.pop().ok_or(Stop::Refused));
+    state.free(raw);
+    match value {
         // SAFETY: the value was made in this context and `into_raw` hands over the one
         // reference this function owns.
-        Ok(value) => Ok(unsafe { Value::from_raw(ctx.clone(), value.into_raw()) }),
-        Err(_) if threw.get() => Err(rquickjs::Error::Exception),
-        Err(_) => ctx.json_parse(text.as_bytes()),
+        Ok(value) => Ok(unsafe { Value::from_raw(ctx.clone(), value) }),
+        Err(Stop::Threw) => Err(rquickjs::Error::Exception),
+        Err(Stop::Refused) => {
+            #[cfg(test)]
+            tests::HANDED_OVER.with(|count| count.set(count.get() + 1));
+            ctx.json_parse(text.as_bytes())
+        }
     }
+}
+
+/// Why a read stopped before the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The text is not one this reader takes: `JSON.parse` reads it instead.
+    Refused,
+    /// QuickJS threw while making a value (out of memory); the exception is pending.
+    Threw,
 }
 
 /// What one read keeps while it makes values.
 ///
-/// Why: defining a fresh object's members one at a time takes its shape through each
-/// prefix of its keys, and those shapes die with it, so every later object with the
-/// same keys rebuilds them all (`JSRUNTIME-PATCH.md`, 11). The read remembers the first
-/// object made with each list of keys (its template) and makes every later one from the
-/// template's shape, in one step and without the keys' atoms.
-#[derive(Default)]
-struct State<'de> {
-    /// The members (or elements) read so far of every array and object still open,
-    /// innermost last. Each is owned here until its container takes it.
+/// Why templates: defining a fresh object's members one at a time takes its shape
+/// through each prefix of its keys, and those shapes die with it, so every later object
+/// with the same keys rebuilds them all (`JSRUNTIME-PATCH.md`, 11). The read remembers
+/// the first object made with each list of keys (its template) and makes every later one
+/// from the template's shape, in one step and without the keys' atoms. An object's keys
+/// are first compared with the template last used at the same depth (the next record of
+/// an array has its predecessor's keys), and only then looked up by their hash.
+struct State<'t> {
+    /// The values made and not yet placed: the members (or elements) read so far of
+    /// every array and object still open, innermost last, and at the end the result.
+    /// Each is owned here until its container (or the caller) takes it.
     values: Vec<qjs::JSValue>,
-    /// The keys of those members, in the same order.
-    keys: Vec<Cow<'de, str>>,
+    /// The keys of the open objects' pending members, in the same order.
+    keys: Vec<Cow<'t, str>>,
     /// Templates by the hash of their keys (see [`keys_hash`]).
     by_hash: HashMap<u64, usize, BuildFnv>,
-    templates: Vec<Template<'de>>,
+    templates: Vec<Template<'t>>,
+    /// The template last used at each depth (`usize::MAX`: none yet).
+    hints: [usize; MAX_DEPTH + 1],
+    /// A string with escapes, decoded (reused).
+    scratch: String,
+}
+
+impl Default for State<'_> {
+    fn default() -> Self {
+        State {
+            values: Vec::new(),
+            keys: Vec::new(),
+            by_hash: HashMap::default(),
+            templates: Vec::new(),
+            hints: [usize::MAX; MAX_DEPTH + 1],
+            scratch: String::new(),
+        }
+    }
 }
 
 /// An object this read made, whose shape later objects with the same keys share.
-struct Template<'de> {
-    keys: Vec<Cow<'de, str>>,
+struct Template<'t> {
+    keys: Vec<Cow<'t, str>>,
+    /// No key has a byte a JSON string must escape (a quote, a backslash, a control
+    /// character): each is then its own text, and a later object's keys can be matched
+    /// against them in the text itself.
+    plain: bool,
     /// A reference owned by the read (the object itself belongs to the value made).
     object: qjs::JSValue,
 }
 
 impl State<'_> {
-    /// Frees the references the read still owns: the templates', and the pending
-    /// values of a read that failed.
+    /// Frees the references the read still owns: the templates', and the values of a
+    /// read that stopped.
     fn free(self, ctx: *mut qjs::JSContext) {
         for value in self.values {
-            // SAFETY: each pending value is a live value of `ctx` owned here.
+            // SAFETY: each value left is a live value of `ctx` owned here.
             unsafe { qjs::JS_FreeValue(ctx, value) }
         }
         for template in self.templates {
@@ -141,7 +185,7 @@ fn keys_hash(keys: &[Cow<'_, str>]) -> u64 {
     hasher.finish()
 }
 
-/// A value made in `ctx` and owned here: freed if the read fails before it is placed.
+/// A value made in `ctx` and owned here: freed if the read stops before it is placed.
 struct Owned {
     ctx: *mut qjs::JSContext,
     value: qjs::JSValue,
@@ -163,353 +207,675 @@ impl Drop for Owned {
     }
 }
 
-/// The members an open array or object has pushed onto [`State::values`] (and
-/// [`State::keys`]) above `values` (`keys`): freed and popped if the read fails before
-/// the container takes them.
-struct Pending<'a, 'de> {
+/// How each byte is read inside a string: 0 goes on, 1 ends the run of plain bytes
+/// (`"`, `\`, or a control character, which JSON does not allow unescaped). Bytes of
+/// UTF-8 past ASCII go on: the text is a `str`, so they are valid.
+static STRING_STOPS: [u8; 256] = {
+    let mut stops = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        stops[byte] = 1;
+        byte += 1;
+    }
+    stops[b'"' as usize] = 1;
+    stops[b'\\' as usize] = 1;
+    stops
+};
+
+/// The reader of one text: a recursive descent over its bytes, each value made as
+/// soon as it is read and pushed on [`State::values`].
+struct Reader<'t> {
     ctx: *mut qjs::JSContext,
-    state: &'a RefCell<State<'de>>,
-    values: usize,
-    keys: usize,
+    text: &'t str,
+    bytes: &'t [u8],
+    /// The next byte to read.
+    at: usize,
+    /// Arrays and objects open.
+    depth: usize,
+    state: State<'t>,
 }
 
-impl<'a, 'de> Pending<'a, 'de> {
-    fn open(build: &Build<'a, 'de>) -> Self {
-        let state = build.state.borrow();
-        Pending {
-            ctx: build.ctx,
-            state: build.state,
-            values: state.values.len(),
-            keys: state.keys.len(),
+impl<'t> Reader<'t> {
+    /// Reads the whole text: one value, with nothing but whitespace around it.
+    fn read(&mut self) -> Result<(), Stop> {
+        self.skip_whitespace();
+        self.value()?;
+        self.skip_whitespace();
+        if self.at == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(Stop::Refused)
         }
     }
-}
 
-impl Drop for Pending<'_, '_> {
-    fn drop(&mut self) {
-        let mut state = self.state.borrow_mut();
-        state.keys.truncate(self.keys);
-        let at = self.values.min(state.values.len());
-        for value in state.values.drain(at..) {
-            // SAFETY: each pending value is a live value of `ctx` owned here.
-            unsafe { qjs::JS_FreeValue(self.ctx, value) }
+    /// The byte at `at`, or 0 past the end (0 is never valid where a byte is peeked:
+    /// outside strings JSON has no control characters, inside them they are refused).
+    #[inline(always)]
+    fn peek(&self) -> u8 {
+        self.bytes.get(self.at).copied().unwrap_or(0)
+    }
+
+    #[inline(always)]
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), b' ' | b'\n' | b'\r' | b'\t') {
+            self.at += 1;
         }
     }
-}
 
-/// Makes one JSON value (and, recursively, its members) in `ctx`.
-#[derive(Clone, Copy)]
-struct Build<'a, 'de> {
-    ctx: *mut qjs::JSContext,
-    /// Set when QuickJS threw (the error is not serde_json's refusal of the text).
-    threw: &'a Cell<bool>,
-    state: &'a RefCell<State<'de>>,
-}
-
-impl Build<'_, '_> {
     /// Takes a value QuickJS made, or notes the exception it threw instead.
-    fn own<E: de::Error>(&self, value: qjs::JSValue) -> Result<Owned, E> {
+    #[inline(always)]
+    fn push(&mut self, value: qjs::JSValue) -> Result<(), Stop> {
         // SAFETY: reading a value's tag has no preconditions.
         if unsafe { qjs::JS_IsException(value) } {
-            return Err(self.thrown());
+            return Err(Stop::Threw);
         }
-        Ok(Owned {
-            ctx: self.ctx,
-            value,
-        })
+        self.state.values.push(value);
+        Ok(())
     }
 
-    fn thrown<E: de::Error>(&self) -> E {
-        self.threw.set(true);
-        E::custom("QuickJS threw while making a value")
-    }
-
-    /// An immediate (not reference-counted) value.
-    fn immediate(&self, value: qjs::JSValue) -> Owned {
-        Owned {
-            ctx: self.ctx,
-            value,
+    /// Reads one value and pushes it.
+    fn value(&mut self) -> Result<(), Stop> {
+        match self.peek() {
+            b'"' => {
+                self.at += 1;
+                let string = self.string()?;
+                // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8.
+                let value = unsafe {
+                    qjs::JS_NewStringLen(self.ctx, string.as_ptr().cast(), string.len() as _)
+                };
+                if let Cow::Owned(decoded) = string {
+                    self.state.scratch = decoded;
+                }
+                self.push(value)
+            }
+            b'{' => {
+                self.at += 1;
+                self.nested(Self::object)
+            }
+            b'[' => {
+                self.at += 1;
+                self.nested(Self::array)
+            }
+            b'-' | b'0'..=b'9' => {
+                let number = self.number()?;
+                self.state.values.push(number);
+                Ok(())
+            }
+            b't' => self.literal(b"true", qjs::JS_TRUE),
+            b'f' => self.literal(b"false", qjs::JS_FALSE),
+            b'n' => self.literal(b"null", qjs::JS_NULL),
+            _ => Err(Stop::Refused),
         }
     }
 
-    /// A number as QuickJS's `JS_NewNumber` tags it: an int when integral and within
-    /// 32 bits (but `-0`, which only a double holds), else a double.
-    fn number(&self, value: f64) -> Owned {
-        let int = value as i32;
-        let integral = f64::from(int) == value && !(int == 0 && value.is_sign_negative());
-        self.immediate(if integral {
-            qjs::JS_MKVAL(qjs::JS_TAG_INT, int)
+    fn literal(&mut self, word: &[u8], value: qjs::JSValue) -> Result<(), Stop> {
+        if self.bytes[self.at..].starts_with(word) {
+            self.at += word.len();
+            self.state.values.push(value);
+            Ok(())
         } else {
-            qjs::JS_NewFloat64(value)
-        })
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Build<'_, 'de> {
-    type Value = Owned;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<Owned, D::Error> {
-        reader.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Build<'_, 'de> {
-    type Value = Owned;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a JSON value")
+            Err(Stop::Refused)
+        }
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Owned, E> {
-        Ok(self.immediate(qjs::JS_NULL))
+    /// Reads an array or an object (`read`) one level deeper. Not inlined, so that the
+    /// scalars' path through [`Reader::value`] stays a small function.
+    #[inline(never)]
+    fn nested(&mut self, read: fn(&mut Self) -> Result<(), Stop>) -> Result<(), Stop> {
+        if self.depth == MAX_DEPTH {
+            return Err(Stop::Refused);
+        }
+        self.depth += 1;
+        let read = read(self);
+        self.depth -= 1;
+        read
     }
 
-    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Owned, E> {
-        Ok(self.immediate(if value { qjs::JS_TRUE } else { qjs::JS_FALSE }))
+    /// Reads a string's contents, its opening quote read: borrowed from the text when it
+    /// has no escapes, else decoded into [`State::scratch`] (and then valid until the
+    /// next string).
+    fn string(&mut self) -> Result<Cow<'t, str>, Stop> {
+        let start = self.at;
+        let bytes = self.bytes;
+        let text = self.text;
+        let mut at = start;
+        while let Some(&byte) = bytes.get(at) {
+            if STRING_STOPS[usize::from(byte)] != 0 {
+                break;
+            }
+            at += 1;
+        }
+        self.at = at;
+        match self.peek() {
+            b'"' => {
+                self.at += 1;
+                // Both ends are ASCII, so on character boundaries.
+                Ok(Cow::Borrowed(&text[start..at]))
+            }
+            b'\\' => self.escaped_string(start).map(Cow::Owned),
+            _ => Err(Stop::Refused),
+        }
     }
 
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Owned, E> {
-        Ok(match i32::try_from(value) {
-            Ok(int) => self.immediate(qjs::JS_MKVAL(qjs::JS_TAG_INT, int)),
-            // The nearest double, as `strtod` gives for the same digits.
-            Err(_) => self.number(value as f64),
-        })
+    /// The rest of a string with escapes, from `start` (its first byte) with `at` on
+    /// its first backslash.
+    fn escaped_string(&mut self, start: usize) -> Result<String, Stop> {
+        let mut decoded = std::mem::take(&mut self.state.scratch);
+        decoded.clear();
+        let mut run = start;
+        loop {
+            let byte = self.peek();
+            if STRING_STOPS[usize::from(byte)] == 0 {
+                self.at += 1;
+                continue;
+            }
+            decoded.push_str(&self.text[run..self.at]);
+            match byte {
+                b'"' => {
+                    self.at += 1;
+                    return Ok(decoded);
+                }
+                b'\\' => {
+                    let escape = self.bytes.get(self.at + 1).copied().unwrap_or(0);
+                    self.at += 2;
+                    let plain = match escape {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => return Err(Stop::Refused),
+                    };
+                    decoded.push(plain);
+                    run = self.at;
+                }
+                _ => return Err(Stop::Refused),
+            }
+        }
     }
 
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Owned, E> {
-        Ok(match i32::try_from(value) {
-            Ok(int) => self.immediate(qjs::JS_MKVAL(qjs::JS_TAG_INT, int)),
-            Err(_) => self.number(value as f64),
-        })
+    /// The character of a `\u` escape (its `\u` read), a surrogate pair's two escapes
+    /// together; a lone surrogate is refused (a UTF-8 string cannot hold it).
+    fn unicode_escape(&mut self) -> Result<char, Stop> {
+        let unit = self.hex4()?;
+        let code = match unit {
+            0xD800..=0xDBFF => {
+                if self.bytes.get(self.at..self.at + 2) != Some(b"\\u") {
+                    return Err(Stop::Refused);
+                }
+                self.at += 2;
+                let low = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return Err(Stop::Refused);
+                }
+                0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(Stop::Refused),
+            _ => unit,
+        };
+        char::from_u32(code).ok_or(Stop::Refused)
     }
 
-    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Owned, E> {
-        Ok(self.number(value))
+    /// Four hex digits.
+    fn hex4(&mut self) -> Result<u32, Stop> {
+        let digits = self.bytes.get(self.at..self.at + 4).ok_or(Stop::Refused)?;
+        let mut unit = 0;
+        for &digit in digits {
+            let value = char::from(digit).to_digit(16).ok_or(Stop::Refused)?;
+            unit = unit * 16 + value;
+        }
+        self.at += 4;
+        Ok(unit)
     }
 
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<Owned, E> {
-        // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8 at `ptr`.
-        let string =
-            unsafe { qjs::JS_NewStringLen(self.ctx, value.as_ptr().cast(), value.len() as _) };
-        self.own(string)
+    /// Reads a number (JSON's grammar, nothing more) and makes it.
+    fn number(&mut self) -> Result<qjs::JSValue, Stop> {
+        let start = self.at;
+        let negative = self.peek() == b'-';
+        if negative {
+            self.at += 1;
+        }
+        // The digits, up to 19 of them (10^19 < 2^64), as one integer.
+        let mut mantissa: u64 = 0;
+        let mut digits = 0u32;
+        match self.peek() {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => {
+                while let digit @ b'0'..=b'9' = self.peek() {
+                    mantissa = mantissa
+                        .wrapping_mul(10)
+                        .wrapping_add(u64::from(digit - b'0'));
+                    digits += 1;
+                    self.at += 1;
+                }
+            }
+            _ => return Err(Stop::Refused),
+        }
+        if digits <= 9 && !matches!(self.peek(), b'.' | b'e' | b'E') {
+            // Most numbers: an int (up to 9 digits fit in 32 bits), or -0.
+            let int = mantissa as i32;
+            return Ok(match (negative, int) {
+                (true, 0) => qjs::JS_NewFloat64(-0.0),
+                (true, _) => qjs::JS_MKVAL(qjs::JS_TAG_INT, -int),
+                (false, _) => qjs::JS_MKVAL(qjs::JS_TAG_INT, int),
+            });
+        }
+        let mut exponent: i32 = 0;
+        let mut integer = true;
+        if self.peek() == b'.' {
+            integer = false;
+            self.at += 1;
+            if !self.peek().is_ascii_digit() {
+                return Err(Stop::Refused);
+            }
+            while let digit @ b'0'..=b'9' = self.peek() {
+                mantissa = mantissa
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(digit - b'0'));
+                digits += 1;
+                exponent -= 1;
+                self.at += 1;
+            }
+        }
+        if matches!(self.peek(), b'e' | b'E') {
+            integer = false;
+            self.at += 1;
+            let negative_exponent = match self.peek() {
+                b'-' => {
+                    self.at += 1;
+                    true
+                }
+                b'+' => {
+                    self.at += 1;
+                    false
+                }
+                _ => false,
+            };
+            if !self.peek().is_ascii_digit() {
+                return Err(Stop::Refused);
+            }
+            let mut written: i32 = 0;
+            while let digit @ b'0'..=b'9' = self.peek() {
+                // Past a million the exact value no longer matters (the slow path
+                // below reads the digits again); saturate rather than overflow.
+                written = written
+                    .saturating_mul(10)
+                    .saturating_add(i32::from(digit - b'0'))
+                    .min(1_000_000);
+                self.at += 1;
+            }
+            exponent = exponent.saturating_add(if negative_exponent { -written } else { written });
+        }
+        let value = if digits > 19 {
+            // More digits than one integer holds exactly: correctly rounded by Rust's
+            // parser (the digits are ASCII, so the slice is on character boundaries).
+            self.text[start..self.at]
+                .parse::<f64>()
+                .map_err(|_| Stop::Refused)?
+        } else if integer || mantissa == 0 {
+            // Exact, or one correctly rounded conversion of an exact integer.
+            let magnitude = mantissa as f64;
+            if negative {
+                -magnitude
+            } else {
+                magnitude
+            }
+        } else if mantissa <= 1 << 53 && (-22..=22).contains(&exponent) {
+            // Clinger's fast path: both operands exact, so the one rounding is correct.
+            let power = EXACT_POWERS_OF_TEN[exponent.unsigned_abs() as usize];
+            let magnitude = mantissa as f64;
+            let magnitude = if exponent < 0 {
+                magnitude / power
+            } else {
+                magnitude * power
+            };
+            if negative {
+                -magnitude
+            } else {
+                magnitude
+            }
+        } else {
+            self.text[start..self.at]
+                .parse::<f64>()
+                .map_err(|_| Stop::Refused)?
+        };
+        Ok(number(value))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> Result<Owned, A::Error> {
-        let pending = Pending::open(&self);
-        // Made once the array has MAX_PENDING elements; the rest are defined in it.
-        let mut made: Option<(Owned, u32)> = None;
-        while let Some(element) = elements.next_element_seed(self)? {
-            if let Some((array, index)) = &mut made {
+    /// Reads an array's elements, its `[` read, and pushes the array.
+    fn array(&mut self) -> Result<(), Stop> {
+        let base = self.state.values.len();
+        self.skip_whitespace();
+        if self.peek() == b']' {
+            self.at += 1;
+            // SAFETY: `ctx` is live.
+            let array = unsafe { qjs::JS_NewArray(self.ctx) };
+            return self.push(array);
+        }
+        // Once the array has MAX_PENDING elements it is made (at `base`), and the next
+        // index to define in it is kept here.
+        let mut made: Option<u32> = None;
+        loop {
+            self.value()?;
+            if let Some(index) = &mut made {
+                let Some(element) = self.state.values.pop() else {
+                    return Err(Stop::Refused);
+                };
                 // SAFETY: both values are live values of `ctx`; the element's reference
                 // is handed over (QuickJS frees it if the definition fails).
                 let defined = unsafe {
                     qjs::JS_DefinePropertyValueUint32(
                         self.ctx,
-                        array.value,
+                        self.state.values[base],
                         *index,
-                        element.into_raw(),
+                        element,
                         qjs::JS_PROP_C_W_E as _,
                     )
                 };
                 if defined < 0 {
-                    return Err(self.thrown());
+                    return Err(Stop::Threw);
                 }
                 // An array of 2^32 - 1 elements is past any memory cap; refuse rather
                 // than wrap, and let `JSON.parse` say what it says of it.
-                *index = index
-                    .checked_add(1)
-                    .ok_or_else(|| de::Error::custom("too many elements"))?;
-                continue;
+                *index = index.checked_add(1).ok_or(Stop::Refused)?;
+            } else if self.state.values.len() - base == MAX_PENDING {
+                self.array_from_pending(base)?;
+                made = Some(MAX_PENDING as u32);
             }
-            let full = {
-                let mut state = self.state.borrow_mut();
-                state.values.push(element.into_raw());
-                state.values.len() - pending.values == MAX_PENDING
-            };
-            if full {
-                made = Some((self.array_from_pending(&pending)?, MAX_PENDING as u32));
+            self.skip_whitespace();
+            match self.peek() {
+                b',' => {
+                    self.at += 1;
+                    self.skip_whitespace();
+                }
+                b']' => {
+                    self.at += 1;
+                    break;
+                }
+                _ => return Err(Stop::Refused),
             }
         }
-        match made {
-            Some((array, _)) => Ok(array),
-            None => self.array_from_pending(&pending),
+        if made.is_none() {
+            self.array_from_pending(base)?;
         }
+        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Owned, A::Error> {
-        let pending = Pending::open(&self);
-        // Made once the object has MAX_PENDING members; the rest are defined in it.
-        let mut made: Option<Owned> = None;
-        while let Some(key) = members.next_key_seed(Key)? {
-            let value = members.next_value_seed(self)?;
-            if let Some(object) = &made {
-                self.define(object, &key, value)?;
-                continue;
-            }
-            let full = {
-                let mut state = self.state.borrow_mut();
-                state.keys.push(key);
-                state.values.push(value.into_raw());
-                state.values.len() - pending.values == MAX_PENDING
-            };
-            if full {
-                // SAFETY: `ctx` is live.
-                let object = self.own(unsafe { qjs::JS_NewObject(self.ctx) })?;
-                self.define_pending(&object, &pending)?;
-                self.state.borrow_mut().keys.truncate(pending.keys);
-                made = Some(object);
-            }
-        }
-        if let Some(object) = made {
-            return Ok(object);
-        }
-        let mut guard = self.state.borrow_mut();
-        let state = &mut *guard;
-        let keys = &state.keys[pending.keys..];
-        let values = &mut state.values[pending.values..];
-        let hash = keys_hash(keys);
-        let template = state
-            .by_hash
-            .get(&hash)
-            .map(|&index| &state.templates[index])
-            .filter(|template| template.keys == keys);
-        if let Some(template) = template {
-            // SAFETY: the template was made by this read with these keys, so its shape
-            // holds `values.len()` members (checked when it became a template); the
-            // values are live values of `ctx`, whose references are handed over.
-            let object = unsafe {
-                jsruntime_new_object_like(self.ctx, template.object, values.as_mut_ptr())
-            };
-            state.values.truncate(pending.values);
-            state.keys.truncate(pending.keys);
-            drop(guard);
-            return self.own(object);
-        }
-        drop(guard);
-        // SAFETY: `ctx` is live.
-        let object = self.own(unsafe { qjs::JS_NewObject(self.ctx) })?;
-        let count = self.define_pending(&object, &pending)?;
-        let mut state = self.state.borrow_mut();
-        // A repeated key leaves fewer members than keys: no template of that.
-        // SAFETY: the object is a live value of `ctx`.
-        let members = unsafe { jsruntime_object_template_size(object.value) };
-        if count > 0
-            && usize::try_from(members) == Ok(count)
-            && state.templates.len() < MAX_TEMPLATES
-            && !state.by_hash.contains_key(&hash)
-        {
-            let keys = state.keys.drain(pending.keys..).collect();
-            let index = state.templates.len();
-            state.by_hash.insert(hash, index);
-            state.templates.push(Template {
-                keys,
-                // SAFETY: the object is live; the template keeps its own reference.
-                object: unsafe { qjs::JS_DupValue(self.ctx, object.value) },
-            });
-        }
-        state.keys.truncate(pending.keys);
-        Ok(object)
-    }
-}
-
-impl<'de> Build<'_, 'de> {
-    /// The array of the elements pending above `pending`, which it takes.
-    fn array_from_pending<E: de::Error>(&self, pending: &Pending<'_, 'de>) -> Result<Owned, E> {
-        let mut state = self.state.borrow_mut();
-        let elements = &state.values[pending.values..];
+    /// Replaces the elements pending above `base` with the array of them.
+    fn array_from_pending(&mut self, base: usize) -> Result<(), Stop> {
+        let elements = &self.state.values[base..];
         // At most MAX_PENDING.
         let count = elements.len() as c_int;
         // SAFETY: `ctx` is live and the `count` elements are live values of it, whose
         // references `JS_NewArrayFrom` takes (it frees them if it fails).
         let array = unsafe { qjs::JS_NewArrayFrom(self.ctx, count, elements.as_ptr()) };
-        state.values.truncate(pending.values);
-        drop(state);
-        self.own(array)
+        self.state.values.truncate(base);
+        self.push(array)
     }
 
-    /// Defines the members pending above `pending` on `object`, in order, and pops their
-    /// values (not their keys); how many there were.
-    fn define_pending<E: de::Error>(
-        &self,
-        object: &Owned,
-        pending: &Pending<'_, 'de>,
-    ) -> Result<usize, E> {
-        let mut state = self.state.borrow_mut();
-        let state = &mut *state;
-        let keys = &state.keys[pending.keys..];
-        let values = &mut state.values[pending.values..];
+    /// Reads an object's members, its `{` read, and pushes the object.
+    fn object(&mut self) -> Result<(), Stop> {
+        let base = self.state.values.len();
+        let keys_base = self.state.keys.len();
+        self.skip_whitespace();
+        if self.peek() == b'}' {
+            self.at += 1;
+            // SAFETY: `ctx` is live.
+            let object = unsafe { qjs::JS_NewObject(self.ctx) };
+            return self.push(object);
+        }
+        // The template last used at this depth, while this object's keys are its keys so
+        // far, each matched straight off the text ([`Template::plain`]); its keys are
+        // not pushed until one differs.
+        let hint = self.state.hints[self.depth];
+        let mut guide = self
+            .state
+            .templates
+            .get(hint)
+            .is_some_and(|template| template.plain)
+            .then_some(hint);
+        let mut members = 0;
+        // Once the object has MAX_PENDING members it is made (at `base`), and the rest
+        // are defined in it as they are read.
+        let mut made = false;
+        loop {
+            if self.peek() != b'"' {
+                return Err(Stop::Refused);
+            }
+            self.at += 1;
+            let key = match guide {
+                Some(template) if self.guided_key(template, members) => None,
+                _ => {
+                    if let Some(template) = guide.take() {
+                        self.leave_guide(template, members);
+                    }
+                    // A decoded key keeps the scratch buffer it was decoded into.
+                    Some(self.string()?)
+                }
+            };
+            self.skip_whitespace();
+            if self.peek() != b':' {
+                return Err(Stop::Refused);
+            }
+            self.at += 1;
+            self.skip_whitespace();
+            self.value()?;
+            members += 1;
+            if let Some(key) = key {
+                if made {
+                    let Some(value) = self.state.values.pop() else {
+                        return Err(Stop::Refused);
+                    };
+                    let object = self.state.values[base];
+                    if !define(self.ctx, object, &key, value) {
+                        return Err(Stop::Threw);
+                    }
+                } else {
+                    self.state.keys.push(key);
+                    if self.state.values.len() - base == MAX_PENDING {
+                        self.object_from_pending(base, keys_base)?;
+                        self.state.keys.truncate(keys_base);
+                        made = true;
+                    }
+                }
+            }
+            self.skip_whitespace();
+            match self.peek() {
+                b',' => {
+                    self.at += 1;
+                    self.skip_whitespace();
+                }
+                b'}' => {
+                    self.at += 1;
+                    break;
+                }
+                _ => return Err(Stop::Refused),
+            }
+        }
+        if made {
+            return Ok(());
+        }
+        if let Some(template) = guide {
+            if members == self.state.templates[template].keys.len() {
+                return self.object_from_template(template, base, keys_base);
+            }
+            // A prefix of the template's keys.
+            self.leave_guide(template, members);
+        }
+        self.object_from_keys(base, keys_base)
+    }
+
+    /// Whether the key at `at` (its opening quote read) is the `index`th of `template`
+    /// (a plain one), read past its closing quote if so.
+    #[inline(always)]
+    fn guided_key(&mut self, template: usize, index: usize) -> bool {
+        let Some(key) = self.state.templates[template].keys.get(index) else {
+            return false;
+        };
+        let key = key.as_bytes();
+        let end = self.at + key.len();
+        // A plain key has no quote or backslash, so bytes equal to it, then a quote, are
+        // a string with no escapes that reads as it.
+        if self.bytes.get(end) == Some(&b'"') && self.bytes.get(self.at..end) == Some(key) {
+            self.at = end + 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Pushes the first `members` keys of `template`, those this object has matched
+    /// without pushing them, once it stops following the template.
+    fn leave_guide(&mut self, template: usize, members: usize) {
+        let state = &mut self.state;
+        let matched = &state.templates[template].keys[..members];
+        state.keys.extend(matched.iter().cloned());
+    }
+
+    /// Replaces the members pending above `base` (their keys above `keys_base`) with
+    /// the object of them: made from a template's shape when one has these keys, else
+    /// member by member (and then a template itself, when it can be one).
+    fn object_from_keys(&mut self, base: usize, keys_base: usize) -> Result<(), Stop> {
+        let state = &mut self.state;
+        let keys = &state.keys[keys_base..];
+        let hint = state.hints[self.depth];
+        // The template's index, or the hash of keys no template has.
+        let template = match state.templates.get(hint) {
+            Some(template) if template.keys == keys => Ok(hint),
+            _ => {
+                let hash = keys_hash(keys);
+                state
+                    .by_hash
+                    .get(&hash)
+                    .copied()
+                    .filter(|&index| state.templates[index].keys == keys)
+                    .ok_or(hash)
+            }
+        };
+        let hash = match template {
+            Ok(index) => return self.object_from_template(index, base, keys_base),
+            Err(hash) => hash,
+        };
+        let count = self.object_from_pending(base, keys_base)?;
+        let state = &mut self.state;
+        let object = state.values[base];
+        // A repeated key leaves fewer members than keys: no template of that.
+        // SAFETY: the object is a live value of `ctx`.
+        let members = unsafe { jsruntime_object_template_size(object) };
+        if count > 0
+            && usize::try_from(members) == Ok(count)
+            && state.templates.len() < MAX_TEMPLATES
+            && !state.by_hash.contains_key(&hash)
+        {
+            let keys: Vec<Cow<'t, str>> = state.keys.drain(keys_base..).collect();
+            let plain = keys
+                .iter()
+                .all(|key| key.bytes().all(|byte| STRING_STOPS[usize::from(byte)] == 0));
+            let index = state.templates.len();
+            state.by_hash.insert(hash, index);
+            state.hints[self.depth] = index;
+            state.templates.push(Template {
+                keys,
+                plain,
+                // SAFETY: the object is live; the template keeps its own reference.
+                object: unsafe { qjs::JS_DupValue(self.ctx, object) },
+            });
+        }
+        state.keys.truncate(keys_base);
+        Ok(())
+    }
+
+    /// Replaces the members pending above `base` (as many as `template` has keys, and
+    /// its keys: above `keys_base` if pushed) with the object of them, made from the
+    /// template's shape.
+    fn object_from_template(
+        &mut self,
+        template: usize,
+        base: usize,
+        keys_base: usize,
+    ) -> Result<(), Stop> {
+        let state = &mut self.state;
+        state.hints[self.depth] = template;
+        let values = &mut state.values[base..];
+        // SAFETY: the template was made by this read with these keys, so its shape
+        // holds `values.len()` members (checked when it became a template); the values
+        // are live values of `ctx`, whose references are handed over.
+        let object = unsafe {
+            jsruntime_new_object_like(
+                self.ctx,
+                state.templates[template].object,
+                values.as_mut_ptr(),
+            )
+        };
+        state.values.truncate(base);
+        state.keys.truncate(keys_base);
+        self.push(object)
+    }
+
+    /// Replaces the members pending above `base` with a new object that has them,
+    /// defined in order under their keys (above `keys_base`, which stay); how many
+    /// there were.
+    fn object_from_pending(&mut self, base: usize, keys_base: usize) -> Result<usize, Stop> {
+        // SAFETY: `ctx` is live.
+        let object = unsafe { qjs::JS_NewObject(self.ctx) };
+        // SAFETY: reading a value's tag has no preconditions.
+        if unsafe { qjs::JS_IsException(object) } {
+            return Err(Stop::Threw);
+        }
+        let object = Owned {
+            ctx: self.ctx,
+            value: object,
+        };
+        let state = &mut self.state;
+        let keys = &state.keys[keys_base..];
+        let values = &mut state.values[base..];
         for (key, value) in keys.iter().zip(values.iter_mut()) {
             // The value's reference goes to the object; what is left in its place needs
-            // no freeing if the read fails after this.
+            // no freeing if the read stops after this.
             let value = std::mem::replace(value, qjs::JS_UNDEFINED);
-            if !self.define_raw(object, key, value) {
-                return Err(self.thrown());
+            if !define(self.ctx, object.value, key, value) {
+                return Err(Stop::Threw);
             }
         }
         let count = values.len();
-        state.values.truncate(pending.values);
+        state.values.truncate(base);
+        state.values.push(object.into_raw());
         Ok(count)
     }
+}
 
-    /// Defines the member `key` of `object` as `value`.
-    fn define<E: de::Error>(&self, object: &Owned, key: &str, value: Owned) -> Result<(), E> {
-        if self.define_raw(object, key, value.into_raw()) {
-            Ok(())
-        } else {
-            Err(self.thrown())
-        }
+/// Defines the member `key` of `object` as `value`, whose reference it takes (QuickJS
+/// frees it if the definition fails); false if QuickJS threw.
+fn define(ctx: *mut qjs::JSContext, object: qjs::JSValue, key: &str, value: qjs::JSValue) -> bool {
+    // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8 (patch 13
+    // makes sure a non-ASCII key is read as UTF-8).
+    let atom = unsafe { qjs::JS_NewAtomLen(ctx, key.as_ptr().cast(), key.len() as _) };
+    if atom == qjs::JS_ATOM_NULL {
+        // SAFETY: the value is live and owned here.
+        unsafe { qjs::JS_FreeValue(ctx, value) };
+        return false;
     }
-
-    /// Defines the member `key` of `object` as `value`, whose reference it takes (QuickJS
-    /// frees it if the definition fails); false if QuickJS threw.
-    fn define_raw(&self, object: &Owned, key: &str, value: qjs::JSValue) -> bool {
-        // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8 (patch 13
-        // makes sure a non-ASCII key is read as UTF-8).
-        let atom = unsafe { qjs::JS_NewAtomLen(self.ctx, key.as_ptr().cast(), key.len() as _) };
-        if atom == qjs::JS_ATOM_NULL {
-            // SAFETY: the value is live and owned here.
-            unsafe { qjs::JS_FreeValue(self.ctx, value) };
-            return false;
-        }
-        // SAFETY: the object, the atom and the value are live in `ctx`.
-        unsafe {
-            let defined = qjs::JS_DefinePropertyValue(
-                self.ctx,
-                object.value,
-                atom,
-                value,
-                qjs::JS_PROP_C_W_E as _,
-            );
-            qjs::JS_FreeAtom(self.ctx, atom);
-            defined >= 0
-        }
+    // SAFETY: the object, the atom and the value are live in `ctx`.
+    unsafe {
+        let defined =
+            qjs::JS_DefinePropertyValue(ctx, object, atom, value, qjs::JS_PROP_C_W_E as _);
+        qjs::JS_FreeAtom(ctx, atom);
+        defined >= 0
     }
 }
 
-/// Reads a member's key, borrowed from the text when it has no escapes.
-struct Key;
-
-impl<'de> DeserializeSeed<'de> for Key {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<Self::Value, D::Error> {
-        reader.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a member's name")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(key))
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(key.to_owned()))
+/// A number as QuickJS's `JS_NewNumber` tags it: an int when integral and within 32
+/// bits (but `-0`, which only a double holds), else a double.
+fn number(value: f64) -> qjs::JSValue {
+    let int = value as i32;
+    if f64::from(int) == value && !(int == 0 && value.is_sign_negative()) {
+        qjs::JS_MKVAL(qjs::JS_TAG_INT, int)
+    } else {
+        qjs::JS_NewFloat64(value)
     }
 }
 
@@ -558,6 +924,22 @@ mod tests {
         same.call((a, b)).expect("compare")
     }
 
+    thread_local! {
+        /// How many texts this thread's reads handed to `JSON.parse`.
+        pub(super) static HANDED_OVER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn handed_over() -> usize {
+        HANDED_OVER.with(|count| count.get())
+    }
+
+    /// [`assert_same`], and the reader read `text` itself (did not hand it over).
+    fn assert_read_here(text: &str) {
+        let before = handed_over();
+        assert_same(text);
+        assert_eq!(handed_over(), before, "{text:?} was handed to JSON.parse");
+    }
+
     /// Our reading of `text` is `JSON.parse`'s.
     fn assert_same(text: &str) {
         with_run_context(|ctx| {
@@ -565,7 +947,7 @@ mod tests {
             let theirs = ctx.json_parse(text.as_bytes()).expect("JSON.parse");
             assert!(
                 same(&ctx, ours, theirs),
-                "serde_json's reading of {text:?} differs from JSON.parse's"
+                "our reading of {text:?} differs from JSON.parse's"
             );
         });
     }
@@ -626,7 +1008,7 @@ mod tests {
             r#"{"":"empty","\u0000":"nul","k\u00e9y":"é","😀":1}"#,
             r#"{"region":"EU","items":[{"sku":"SKU-000001","price":12.34,"qty":3}]}"#,
         ] {
-            assert_same(text);
+            assert_read_here(text);
         }
     }
 
@@ -672,6 +1054,95 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_the_nearest_double_by_every_path() {
+        // The int path (up to 9 digits), Clinger's exact path (up to 2^53 and 10^22),
+        // and the correctly rounded parser past either, at their edges.
+        for text in [
+            "999999999",
+            "-999999999",
+            "1000000000",
+            "-1000000000",
+            "0e5",
+            "-0e5",
+            "-0.0e-5",
+            "0.000",
+            "1e22",
+            "1e23",
+            "-1e22",
+            "1.5e-22",
+            "1.5e-23",
+            "9007199254740992",
+            "9007199254740993",
+            "9007199254740993e-22",
+            "900719925474099.3",
+            "9999999999999999999",
+            "99999999999999999999",
+            "0.1e1",
+            "12.34",
+            "-12.340",
+            "1E+2",
+            "1e-0",
+            "4.9406564584124654e-324",
+            "2.4703282292062327e-324",
+            "2.4703282292062328e-324",
+            "1.7976931348623158e308",
+            "1.7976931348623159e308",
+            "1e1000000000000",
+            "1e-1000000000000",
+            "0.00000000000000000000000000001e29",
+        ] {
+            assert_read_here(text);
+            assert_read_here(&format!("[{text}, {{\"n\": {text}}}]"));
+        }
+        // Short decimals with exponents around the exact path's bounds.
+        let mut rng = fastrand::Rng::with_seed(0x0dd5);
+        for _ in 0..3000 {
+            let digits: String = (0..rng.usize(1..18))
+                .map(|_| char::from(b'0' + rng.u8(0..10)))
+                .collect();
+            let digits = digits.trim_start_matches('0');
+            let digits = if digits.is_empty() { "0" } else { digits };
+            let split = rng.usize(0..=digits.len());
+            let (whole, fraction) = digits.split_at(split);
+            let whole = if whole.is_empty() { "0" } else { whole };
+            let mut text = String::from(if rng.bool() { "-" } else { "" });
+            text.push_str(whole);
+            if !fraction.is_empty() {
+                text.push('.');
+                text.push_str(fraction);
+            }
+            if rng.bool() {
+                text.push_str(&format!("e{}", rng.i32(-40..40)));
+            }
+            assert_read_here(&text);
+        }
+    }
+
+    #[test]
+    fn keys_matched_against_an_earlier_object_s_read_as_themselves() {
+        // Each object is first read against the keys of the last one made at its
+        // depth: a key that only looks like that object's in the text (escaped, a
+        // prefix of it, or it with more), fewer or more keys, the same keys in another
+        // order, and keys no plain text spells must still read as themselves.
+        assert_read_here(
+            r#"[{"a":1,"b":2},{"a":1,"b":2},{"a":1},{"a":1,"b":2,"c":3},{"b":1,"a":2},
+               {"\u0061":1,"b":2},{"ab":1,"b":2},{"a":1,"bb":2},{"a":1,"b":2,"a":3},
+               {"a\\":1,"b":2},{"a\\":1,"b":2},{"a\"":1},{"a\"":2},{"a":1,"b":2}]"#,
+        );
+        assert_read_here(r#"[{"a\\":1},{"a\\":1,"b":2},{"a\\":1},{"a\\b":1}]"#);
+        assert_read_here(r#"{"x":[{"k":1},{"k":{"k":{"k":2}}},{"k":3}],"y":{"k":4}}"#);
+        // Whitespace JSON allows anywhere between tokens.
+        assert_read_here(" \t\r\n[ {\"a\" :\t1 ,\n\"b\"\r: [ ] } , { \"a\":2,\"b\":[3] } ] \n");
+        with_run_context(|ctx| {
+            // And what it does not (form feed, no-break space): JSON.parse's error.
+            for text in ["[1,\u{c}2]", "\u{a0}[1]", "{\"a\":1,}"] {
+                assert!(parse(&ctx, text).is_err(), "{text:?} was read");
+                let _ = ctx.catch();
+            }
+        });
+    }
+
+    #[test]
     fn a_non_ascii_key_is_its_own_even_when_its_utf_8_bytes_name_an_atom() {
         // QuickJS's JS_NewAtomLen looked a name's UTF-8 bytes up among its Latin-1
         // atoms, so with an atom "Ã©" alive (the two characters whose codes are the
@@ -711,13 +1182,17 @@ mod tests {
     }
 
     #[test]
-    fn what_serde_json_refuses_is_json_parse_s_to_read() {
-        // JSON allows these and serde_json does not: JSON.parse reads them.
-        for text in [r#""\ud800""#, r#"["\udc00x", 1]"#, "1e400", "-1e400"] {
+    fn what_the_reader_leaves_is_json_parse_s_to_read() {
+        // JSON allows these and the reader leaves them: JSON.parse reads them.
+        for text in [r#""\ud800""#, r#"["\udc00x", 1]"#, r#""\ud800\u0041""#] {
+            let before = handed_over();
             assert_same(text);
+            assert_eq!(handed_over(), before + 1, "{text:?} was not handed over");
         }
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert_same(&deep);
+        let deepest_read = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_read_here(&deepest_read);
         // And what is not JSON throws JSON.parse's SyntaxError.
         with_run_context(|ctx| {
             for text in ["", "{", "[1,]", "{'a':1}", "01", "1 2", "NaN", "\u{feff}1"] {
@@ -865,7 +1340,7 @@ mod tests {
         for _ in 0..3000 {
             let mut text = String::new();
             random_json(&mut rng, 4, &mut text);
-            assert_same(&text);
+            assert_read_here(&text);
         }
     }
 
@@ -881,6 +1356,6 @@ mod tests {
                 )
             })
             .collect();
-        assert_same(&format!(r#"{{"items":[{}]}}"#, items.join(",")));
+        assert_read_here(&format!(r#"{{"items":[{}]}}"#, items.join(",")));
     }
 }
