@@ -21,6 +21,17 @@ extern "C" {
         ctx: *mut qjs::JSContext,
         module: *mut qjs::JSModuleDef,
     ) -> std::ffi::c_int;
+    // JSRUNTIME-PATCH.md, 18: an export read without the namespace object.
+    fn jsruntime_module_export(
+        ctx: *mut qjs::JSContext,
+        module: *mut qjs::JSModuleDef,
+        name: qjs::JSAtom,
+    ) -> qjs::JSValue;
+    // JSRUNTIME-PATCH.md, 17: a graph evaluated without its promise.
+    fn jsruntime_module_evaluate_sync(
+        ctx: *mut qjs::JSContext,
+        module: *mut qjs::JSModuleDef,
+    ) -> std::ffi::c_int;
 }
 
 /// QuickJS's own out-of-memory and stack-overflow throws so far, to compare before and
@@ -527,6 +538,22 @@ fn evaluate(
     before: Exhaustion,
 ) -> Result<(), Failure> {
     let raw = ctx.as_raw().as_ptr();
+    // A graph none of whose modules can suspend is evaluated without the promise of its
+    // completion (patch 17); what it queued runs before the entry is called, as it does
+    // once that promise settles.
+    // SAFETY: `module` is alive in the run context's module list.
+    match unsafe { jsruntime_module_evaluate_sync(raw, module.as_ptr()) } {
+        0 => {
+            settle(ctx, Value::new_undefined(ctx.clone()), entry, before)?;
+            return Ok(());
+        }
+        -2 => {
+            let thrown = ctx.catch();
+            return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
+        }
+        1 => {}
+        _ => return Err(thrown_before_code(ctx, entry, before)),
+    }
     // SAFETY: `module` is alive in the run context's module list; JS_EvalFunction takes
     // the reference it is given, and the result is owned by `Value`.
     unsafe {
@@ -553,25 +580,26 @@ fn call_entry<'js>(
     before: Exhaustion,
     limits: RunLimits,
 ) -> Result<String, Failure> {
-    // SAFETY: `module` is alive in the context's module list; the namespace is owned by
-    // `Value`.
-    let namespace = unsafe {
-        Value::from_raw(
-            ctx.clone(),
-            qjs::JS_GetModuleNamespace(ctx.as_raw().as_ptr(), module.as_ptr()),
-        )
-    };
-    let Some(namespace) = namespace.as_object().cloned() else {
-        let thrown = ctx.catch();
-        return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
-    };
     let name = export.unwrap_or("default");
-    let handler: Value = match namespace.get(name) {
-        Ok(value) => value,
-        Err(_) => {
+    let raw = ctx.as_raw().as_ptr();
+    // What the module's namespace object would give for `name`, without making it
+    // (patch 18).
+    // SAFETY: `ctx` is live and QuickJS copies the `len` bytes of the name (UTF-8,
+    // patch 13); `module` is alive in the context's module list and linked; the atom is
+    // freed once read, and the export's value is owned by `Value`.
+    let handler = unsafe {
+        let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
+        if atom == qjs::JS_ATOM_NULL {
             let thrown = ctx.catch();
             return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
         }
+        let value = jsruntime_module_export(raw, module.as_ptr(), atom);
+        qjs::JS_FreeAtom(raw, atom);
+        if qjs::JS_IsException(value) {
+            let thrown = ctx.catch();
+            return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
+        }
+        Value::from_raw(ctx.clone(), value)
     };
     if handler.is_undefined() && export.is_none() {
         return result_json(ctx, Value::new_null(ctx.clone()), entry, before, limits);

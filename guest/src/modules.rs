@@ -730,6 +730,44 @@ mod tests {
     }
 
     #[test]
+    fn a_graph_evaluated_without_its_promise_is_still_one_evaluation() {
+        // Patch 17: a graph without top-level await is evaluated without the promise of
+        // its completion. Jobs its top level queued still run before the entry is called,
+        // and a later dynamic import of the entry finds it evaluated, once.
+        let single = fake(&[(
+            "main.js",
+            r#"
+                export const log = [];
+                let runs = 0;
+                runs += 1;
+                Promise.resolve().then(() => log.push("job"));
+                log.push("top");
+                export const count = () => runs;
+                export default async () => {
+                    const self = await import("./main.js");
+                    return [...log, self.count(), self.log === log];
+                };
+            "#,
+        )]);
+        assert_eq!(
+            run_module(&single, "main.js", None, None),
+            Ok(r#"["top","job",1,true]"#.to_owned())
+        );
+        // A module that waits on one with top-level await takes the promise's path.
+        let waiting = fake(&[
+            (
+                "main.js",
+                "import { v } from './slow.js'; export default () => v;",
+            ),
+            ("slow.js", "export const v = await Promise.resolve(7);"),
+        ]);
+        assert_eq!(
+            run_module(&waiting, "main.js", None, None),
+            Ok("7".to_owned())
+        );
+    }
+
+    #[test]
     fn a_dynamic_import_of_a_static_module_is_that_module() {
         // The static graph is linked by position, never by name; a dynamic import of one
         // of its modules finds it among the loaded modules by the name its bytecode
@@ -936,6 +974,60 @@ mod tests {
             panic!("an exception expected");
         };
         assert!(info.message.contains("not a function"), "{}", info.message);
+    }
+
+    #[test]
+    fn the_entry_export_is_what_the_namespace_would_give() {
+        // Patch 18 reads the entry's export without making its namespace object: an
+        // export re-exported from another module, renamed, through `export *`, or as a
+        // namespace (`export * as`), and a name two `export *` both give (ambiguous, so
+        // absent from the namespace), are what the namespace would have given.
+        let fake = fake(&[
+            (
+                "main.js",
+                r#"
+                export { run as default, run as again } from "./impl.js";
+                export * from "./a.js";
+                export * from "./b.js";
+                export * as tools from "./impl.js";
+            "#,
+            ),
+            ("impl.js", "export const run = (input) => input * 2;"),
+            (
+                "a.js",
+                "export const dup = () => 'a'; export const fromA = () => 'only a';",
+            ),
+            ("b.js", "export const dup = () => 'b';"),
+        ]);
+        assert_eq!(
+            run_module(&fake, "main.js", None, Some("21")),
+            Ok("42".to_owned())
+        );
+        assert_eq!(
+            run_module(&fake, "main.js", Some("again"), Some("2")),
+            Ok("4".to_owned())
+        );
+        assert_eq!(
+            run_module(&fake, "main.js", Some("fromA"), None),
+            Ok(r#""only a""#.to_owned())
+        );
+        let Err(Failure::Exception(info)) = run_module(&fake, "main.js", Some("dup"), None) else {
+            panic!("an exception expected");
+        };
+        assert!(
+            info.message.contains("no export named \"dup\""),
+            "{}",
+            info.message
+        );
+        let Err(Failure::Exception(info)) = run_module(&fake, "main.js", Some("tools"), None)
+        else {
+            panic!("an exception expected");
+        };
+        assert!(
+            info.message.contains("(it is an object)"),
+            "{}",
+            info.message
+        );
     }
 
     #[test]

@@ -40095,6 +40095,99 @@ int jsruntime_module_instantiate(JSContext *ctx, JSModuleDef *m)
     return js_link_module(ctx, m);
 }
 
+/* jsruntime patch 17 (JSRUNTIME-PATCH.md): what JS_EvalFunction does with module `m`
+   (its module functions made, the graph linked and evaluated), without the promise
+   capability js_evaluate_module makes for the graph's completion, which the caller only
+   read back. Taken only while no module of the context still to be evaluated has
+   top-level await: then no module of the graph can suspend, so the graph is evaluated
+   when the call returns. 0 once evaluated; 1 if a module may suspend (nothing was done:
+   the caller evaluates with JS_EvalFunction); -1 if making or linking failed and -2 if
+   the evaluation threw, the exception pending in both. A module evaluated here that a
+   dynamic import asks for later gets its promise then, from js_evaluate_module, which
+   finds it evaluated (or its exception recorded, as below). */
+int jsruntime_module_evaluate_sync(JSContext *ctx, JSModuleDef *m)
+{
+    struct list_head *el;
+    JSModuleDef *m1, *stack_top;
+    JSValue result;
+
+    list_for_each(el, &ctx->loaded_modules) {
+        m1 = list_entry(el, JSModuleDef, link);
+        if (m1->has_tla && m1->status != JS_MODULE_STATUS_EVALUATED)
+            return 1;
+    }
+    if (js_create_module_function(ctx, m) < 0)
+        return -1;
+    if (js_link_module(ctx, m) < 0)
+        return -1;
+    if (m->status == JS_MODULE_STATUS_EVALUATING_ASYNC ||
+        m->status == JS_MODULE_STATUS_EVALUATED)
+        m = m->cycle_root;
+    if (!JS_IsUndefined(m->promise))
+        return 1;
+    stack_top = NULL;
+    if (js_inner_module_evaluation(ctx, m, 0, &stack_top, &result) < 0) {
+        /* As js_evaluate_module records it, for a later import of these modules. */
+        while (stack_top != NULL) {
+            m1 = stack_top;
+            assert(m1->status == JS_MODULE_STATUS_EVALUATING);
+            m1->status = JS_MODULE_STATUS_EVALUATED;
+            m1->eval_has_exception = true;
+            m1->eval_exception = js_dup(result);
+            m1->cycle_root = m; /* spec bug: should be present */
+            stack_top = m1->stack_prev;
+        }
+        JS_Throw(ctx, result);
+        return -2;
+    }
+    if (m->async_evaluation) {
+        /* Not without top-level await; if it ever were, nothing would settle it. */
+        JS_ThrowInternalError(ctx, "a module graph without top-level await evaluated asynchronously");
+        return -2;
+    }
+    return 0;
+}
+
+/* jsruntime patch 18 (JSRUNTIME-PATCH.md): what reading `name` from the namespace object
+   of module `m` (linked) gives, without making the namespace (js_build_module_ns resolves
+   and sorts every export and makes an exotic object of them, for the caller to read one):
+   undefined for a name `m` does not export or exports ambiguously (`export *` of two
+   modules that both have it), the namespace of the module for `export * as name`, else
+   the binding's current value, a ReferenceError if it is not initialized yet. JS_EXCEPTION
+   with the exception pending if that throws. */
+JSValue jsruntime_module_export(JSContext *ctx, JSModuleDef *m, JSAtom name)
+{
+    JSModuleDef *res_m;
+    JSExportEntry *res_me;
+    JSVarRef *var_ref;
+    JSResolveResultEnum res;
+    JSValue value;
+
+    res = js_resolve_export(ctx, &res_m, &res_me, m, name);
+    if (res == JS_RESOLVE_RES_EXCEPTION)
+        return JS_EXCEPTION;
+    if (res == JS_RESOLVE_RES_AMBIGUOUS || res == JS_RESOLVE_RES_NOT_FOUND)
+        return JS_UNDEFINED;
+    if (res != JS_RESOLVE_RES_FOUND) {
+        js_resolve_export_throw_error(ctx, res, m, name);
+        return JS_EXCEPTION;
+    }
+    if (res_me->local_name == JS_ATOM__star_)
+        return JS_GetModuleNamespace(ctx,
+            res_m->req_module_entries[res_me->u.req_module_idx].module);
+    var_ref = res_me->u.local.var_ref;
+    if (!var_ref)
+        var_ref = JS_VALUE_GET_OBJ(res_m->func_obj)->u.func.var_refs[res_me->u.local.var_idx];
+    if (!var_ref) {
+        js_resolve_export_throw_error(ctx, JS_RESOLVE_RES_CIRCULAR, m, name);
+        return JS_EXCEPTION;
+    }
+    value = *var_ref->pvalue;
+    if (unlikely(JS_IsUninitialized(value)))
+        return JS_ThrowReferenceErrorUninitialized(ctx, name);
+    return js_dup(value);
+}
+
 /*******************************************************************/
 /* runtime functions & objects */
 
