@@ -20,9 +20,10 @@
 //!
 //! `handlers-KIND` and `handlers-raw-KIND` run section 9's executions (KIND: `trivial`,
 //! `1k`, `graph`, `graph-script`, `100k`; raw also `script-1k`) through the library or
-//! the raw engine. `handlers-fuel` prints the fuel one raw run of each uses (N is
-//! ignored): the guest's work, steady whatever the machine's load, for A/B comparisons
-//! of guest builds through `JSRUNTIME_BENCH_GUEST`.
+//! the raw engine. `handlers-fuel` prints the fuel one raw run of each (and of
+//! `script-1k`: the input without the module) uses (N is ignored): the guest's work,
+//! steady whatever the machine's load, for A/B comparisons of guest builds through
+//! `JSRUNTIME_BENCH_GUEST`.
 //!
 //! With `JSRUNTIME_BENCH_PERFMAP=1` the raw engine writes `/tmp/perf-PID.map`, so
 //! `perf report` names the guest's functions (`raw:NAME` variants). With
@@ -257,7 +258,7 @@ fn handlers(variant: &str, kind: &str, count: usize) -> Result<()> {
     }
     if kind == "fuel" {
         let raw = crate::handlers::RawRuns::new(&setup)?;
-        for kind in ["trivial", "1k", "graph", "graph-script", "100k"] {
+        for kind in ["trivial", "1k", "script-1k", "graph", "graph-script", "100k"] {
             println!("handlers-raw-{kind}: {} fuel", raw.fuel(&setup, kind)?);
         }
         return Ok(());
