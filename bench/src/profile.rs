@@ -258,7 +258,14 @@ fn handlers(variant: &str, kind: &str, count: usize) -> Result<()> {
     }
     if kind == "fuel" {
         let raw = crate::handlers::RawRuns::new(&setup)?;
-        for kind in ["trivial", "1k", "script-1k", "graph", "graph-script", "100k"] {
+        for kind in [
+            "trivial",
+            "1k",
+            "script-1k",
+            "graph",
+            "graph-script",
+            "100k",
+        ] {
             println!("handlers-raw-{kind}: {} fuel", raw.fuel(&setup, kind)?);
         }
         return Ok(());
