@@ -272,14 +272,9 @@ fn display_name(file: &str) -> String {
 }
 
 fn json_line(file: &str, execution: &Execution) -> serde_json::Value {
-    let stats = &execution.stats;
-    let stats = json!({
-        "fuel_used": stats.fuel_used,
-        "wall_us": stats.wall_us,
-        "memory_bytes": stats.memory_bytes,
-        "host_calls": stats.host_calls,
-        "cache_hit": stats.cache_hit,
-    });
+    // Every field of the library's `Stats`, as it serializes them: a field added there
+    // is printed here too.
+    let stats = serde_json::to_value(execution.stats).unwrap_or(serde_json::Value::Null);
     match &execution.result {
         Ok(value) => json!({
             "file": file,

@@ -352,6 +352,12 @@ fn repeat_runs_a_file_several_times_from_the_cache() {
     for line in &lines[1..] {
         assert_eq!(line["stats"]["cache_hit"], json!(true), "{line}");
     }
+    // Every field of the library's `Stats`, the graph's image and the instance too.
+    for line in &lines {
+        assert_eq!(line["stats"]["graph_prepared"], json!(false), "{line}");
+        assert!(line["stats"]["instance_id"].as_u64() > Some(0), "{line}");
+        assert_eq!(line["stats"]["host_calls"], json!(0), "{line}");
+    }
 }
 
 #[test]
