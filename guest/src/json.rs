@@ -116,9 +116,10 @@ enum Stop {
 /// through each prefix of its keys, and those shapes die with it, so every later object
 /// with the same keys rebuilds them all (`JSRUNTIME-PATCH.md`, 11). The read remembers
 /// the first object made with each list of keys (its template) and makes every later one
-/// from the template's shape, in one step and without the keys' atoms. An object's keys
-/// are first compared with the template last used at the same depth (the next record of
-/// an array has its predecessor's keys), and only then looked up by their hash.
+/// from the template's shape, in one step and without the keys' atoms. An object is read
+/// following the template last used at the same depth (the next record of an array has
+/// its predecessor's keys), its keys matched in the text; only an object that leaves it
+/// has its keys looked up by their hash.
 struct State<'t> {
     /// The values made and not yet placed: the members (or elements) read so far of
     /// every array and object still open, innermost last, and at the end the result.
@@ -259,6 +260,34 @@ impl<'t> Reader<'t> {
     fn skip_whitespace(&mut self) {
         while matches!(self.peek(), b' ' | b'\n' | b'\r' | b'\t') {
             self.at += 1;
+        }
+    }
+
+    /// Reads `byte`, which must be next.
+    #[inline(always)]
+    fn expect(&mut self, byte: u8) -> Result<(), Stop> {
+        if self.peek() != byte {
+            return Err(Stop::Refused);
+        }
+        self.at += 1;
+        Ok(())
+    }
+
+    /// Reads what follows a member or an element: a comma (true: another follows) or the
+    /// container's `close` (false), whitespace around either.
+    #[inline(always)]
+    fn separator(&mut self, close: u8) -> Result<bool, Stop> {
+        self.skip_whitespace();
+        let byte = self.peek();
+        if byte == b',' {
+            self.at += 1;
+            self.skip_whitespace();
+            Ok(true)
+        } else if byte == close {
+            self.at += 1;
+            Ok(false)
+        } else {
+            Err(Stop::Refused)
         }
     }
 
@@ -586,17 +615,8 @@ impl<'t> Reader<'t> {
                 self.array_from_pending(base)?;
                 made = Some(MAX_PENDING as u32);
             }
-            self.skip_whitespace();
-            match self.peek() {
-                b',' => {
-                    self.at += 1;
-                    self.skip_whitespace();
-                }
-                b']' => {
-                    self.at += 1;
-                    break;
-                }
-                _ => return Err(Stop::Refused),
+            if !self.separator(b']')? {
+                break;
             }
         }
         if made.is_none() {
@@ -643,10 +663,7 @@ impl<'t> Reader<'t> {
         // are defined in it as they are read.
         let mut made = false;
         loop {
-            if self.peek() != b'"' {
-                return Err(Stop::Refused);
-            }
-            self.at += 1;
+            self.expect(b'"')?;
             let key = match guide {
                 Some(template) if self.guided_key(template, members) => None,
                 _ => {
@@ -658,10 +675,7 @@ impl<'t> Reader<'t> {
                 }
             };
             self.skip_whitespace();
-            if self.peek() != b':' {
-                return Err(Stop::Refused);
-            }
-            self.at += 1;
+            self.expect(b':')?;
             self.skip_whitespace();
             self.value()?;
             members += 1;
@@ -683,17 +697,8 @@ impl<'t> Reader<'t> {
                     }
                 }
             }
-            self.skip_whitespace();
-            match self.peek() {
-                b',' => {
-                    self.at += 1;
-                    self.skip_whitespace();
-                }
-                b'}' => {
-                    self.at += 1;
-                    break;
-                }
-                _ => return Err(Stop::Refused),
+            if !self.separator(b'}')? {
+                break;
             }
         }
         if made {
@@ -737,29 +742,21 @@ impl<'t> Reader<'t> {
     }
 
     /// Replaces the members pending above `base` (their keys above `keys_base`) with
-    /// the object of them: made from a template's shape when one has these keys, else
-    /// member by member (and then a template itself, when it can be one).
+    /// the object of them: made from a template's shape when one has these keys (found
+    /// by their hash: the template last used at this depth was followed while they were
+    /// read), else member by member (and then a template itself, when it can be one).
     fn object_from_keys(&mut self, base: usize, keys_base: usize) -> Result<(), Stop> {
         let state = &mut self.state;
         let keys = &state.keys[keys_base..];
-        let hint = state.hints[self.depth];
-        // The template's index, or the hash of keys no template has.
-        let template = match state.templates.get(hint) {
-            Some(template) if template.keys == keys => Ok(hint),
-            _ => {
-                let hash = keys_hash(keys);
-                state
-                    .by_hash
-                    .get(&hash)
-                    .copied()
-                    .filter(|&index| state.templates[index].keys == keys)
-                    .ok_or(hash)
-            }
-        };
-        let hash = match template {
-            Ok(index) => return self.object_from_template(index, base, keys_base),
-            Err(hash) => hash,
-        };
+        let hash = keys_hash(keys);
+        let template = state
+            .by_hash
+            .get(&hash)
+            .copied()
+            .filter(|&index| state.templates[index].keys == keys);
+        if let Some(index) = template {
+            return self.object_from_template(index, base, keys_base);
+        }
         let count = self.object_from_pending(base, keys_base)?;
         let state = &mut self.state;
         let object = state.values[base];
