@@ -13,6 +13,8 @@
 //! - [`digest`]: the hashes behind `crypto.digest` and the fuel each costs an execution.
 //! - [`engine_config`]: the wasmtime [`Config`](wasmtime::Config) the library runs with,
 //!   with [`EngineOptions`] for the mechanisms the benchmarks turn on and off.
+//! - [`input`]: the tape a handler's JSON input reaches the guest as: the host reads the
+//!   text once, natively, and the guest only makes the values.
 //!
 //! This crate holds no guest bytes (the Wizer tool produces them, so it could not depend
 //! on a crate that embeds them) and no policy: limits, pooling of instances and error
@@ -23,6 +25,7 @@
 pub mod bindings;
 mod config;
 pub mod digest;
+pub mod input;
 
 pub use config::{
     engine_config, EngineOptions, EPOCH_TICK, HOST_STACK, KEEP_RESIDENT_BYTES, MAX_MEMORY_BYTES,
