@@ -284,6 +284,10 @@ pub struct RawRuns {
     trivial: Vec<u8>,
     input_script: Vec<u8>,
     graph_script: Vec<u8>,
+    /// The tapes of the inputs (`jsruntime_wasm::input`), read once as the library reads
+    /// a request's input once, where the request is built.
+    small: Vec<u8>,
+    large: Vec<u8>,
 }
 
 impl RawRuns {
@@ -309,6 +313,10 @@ impl RawRuns {
         let trivial = tokio.block_on(engine.compile("trivial.js", "1+1"))?;
         let input_script = tokio.block_on(engine.compile("input.js", "input.items.length"))?;
         let graph_script = tokio.block_on(engine.compile("graph.js", &setup.graph_script))?;
+        let tape = |json: &str| {
+            jsruntime_wasm::input::encode(json, jsruntime::MAX_JSON_DEPTH)
+                .map_err(|error| anyhow!("reading the input: {error}"))
+        };
         Ok(RawRuns {
             engine,
             handler,
@@ -316,6 +324,8 @@ impl RawRuns {
             trivial,
             input_script,
             graph_script,
+            small: tape(&setup.small)?,
+            large: tape(&setup.large)?,
         })
     }
 
@@ -323,7 +333,7 @@ impl RawRuns {
     pub fn run(&self, setup: &Setup, kind: &str) -> Result<String> {
         let engine = &self.engine;
         setup.tokio.block_on(async {
-            match self.program(setup, kind)? {
+            match self.program(kind)? {
                 Program::Script(bytecode, input) => {
                     engine.execute_with_input(bytecode, input).await
                 }
@@ -340,7 +350,7 @@ impl RawRuns {
     pub fn fuel(&self, setup: &Setup, kind: &str) -> Result<u64> {
         let engine = &self.engine;
         let fuel = setup.tokio.block_on(async {
-            match self.program(setup, kind)? {
+            match self.program(kind)? {
                 Program::Script(bytecode, input) => {
                     engine.execute_with_input_fuel(bytecode, input).await
                 }
@@ -353,9 +363,9 @@ impl RawRuns {
     }
 
     /// What a run of `kind` runs.
-    fn program<'a>(&'a self, setup: &'a Setup, kind: &str) -> Result<Program<'a>> {
-        let small = Some(setup.small.as_str());
-        let large = Some(setup.large.as_str());
+    fn program(&self, kind: &str) -> Result<Program<'_>> {
+        let small = Some(self.small.as_slice());
+        let large = Some(self.large.as_slice());
         Ok(match kind {
             "trivial" => Program::Script(&self.trivial, None),
             "1k" => Program::Module(&self.handler, small),
@@ -371,8 +381,8 @@ impl RawRuns {
 /// What one of [`RawRuns`]' runs is: a script's bytecode or a module graph (its entry
 /// `main.js` first), with its input.
 enum Program<'a> {
-    Script(&'a [u8], Option<&'a str>),
-    Module(&'a [GraphModule], Option<&'a str>),
+    Script(&'a [u8], Option<&'a [u8]>),
+    Module(&'a [GraphModule], Option<&'a [u8]>),
 }
 
 /// Measures [`RawSplit`].

@@ -257,7 +257,7 @@ impl RawEngine {
         &self,
         entry: &str,
         graph: &[GraphModule],
-        input: Option<&str>,
+        input: Option<&[u8]>,
     ) -> Result<String> {
         Ok(self.run_module(entry, graph, input).await?.0)
     }
@@ -268,7 +268,7 @@ impl RawEngine {
         &self,
         entry: &str,
         graph: &[GraphModule],
-        input: Option<&str>,
+        input: Option<&[u8]>,
     ) -> Result<Option<u64>> {
         let (_, store) = self.run_module(entry, graph, input).await?;
         self.fuel_used(&store)
@@ -279,7 +279,7 @@ impl RawEngine {
         &self,
         entry: &str,
         graph: &[GraphModule],
-        input: Option<&str>,
+        input: Option<&[u8]>,
     ) -> Result<(String, Store<State>)> {
         let mut store = self.new_store()?;
         let sandbox = self.instantiate(&mut store).await?;
@@ -292,8 +292,13 @@ impl RawEngine {
         Ok((json, store))
     }
 
-    /// Runs bytecode in a fresh instance with `input` (JSON) as the global `input`.
-    pub async fn execute_with_input(&self, bytecode: &[u8], input: Option<&str>) -> Result<String> {
+    /// Runs bytecode in a fresh instance with `input` (its tape, `jsruntime_wasm::input`)
+    /// as the global `input`.
+    pub async fn execute_with_input(
+        &self,
+        bytecode: &[u8],
+        input: Option<&[u8]>,
+    ) -> Result<String> {
         Ok(self.run_script(bytecode, input).await?.0)
     }
 
@@ -302,7 +307,7 @@ impl RawEngine {
     pub async fn execute_with_input_fuel(
         &self,
         bytecode: &[u8],
-        input: Option<&str>,
+        input: Option<&[u8]>,
     ) -> Result<Option<u64>> {
         let (_, store) = self.run_script(bytecode, input).await?;
         self.fuel_used(&store)
@@ -312,7 +317,7 @@ impl RawEngine {
     async fn run_script(
         &self,
         bytecode: &[u8],
-        input: Option<&str>,
+        input: Option<&[u8]>,
     ) -> Result<(String, Store<State>)> {
         let mut store = self.new_store()?;
         let sandbox = self.instantiate(&mut store).await?;

@@ -246,12 +246,12 @@ impl wit_engine::Guest for Component {
     fn run(
         name: String,
         bytecode: Vec<u8>,
-        input_json: Option<String>,
+        input: Option<Vec<u8>>,
         limits: wit_engine::RunLimits,
     ) -> Result<String, wit_engine::Failure> {
         services::install(Rc::new(ImportedServices));
         let limits = run_limits(limits);
-        with_engine(|engine| engine.run(&bytecode, &name, input_json.as_deref(), limits))
+        with_engine(|engine| engine.run(&bytecode, &name, input.as_deref(), limits))
             .map_err(failure)
     }
 
@@ -271,7 +271,7 @@ impl wit_engine::Guest for Component {
         entry: String,
         graph: Vec<wit_modules::GraphModule>,
         export_name: Option<String>,
-        input_json: Option<String>,
+        input: Option<Vec<u8>>,
         limits: wit_engine::RunLimits,
     ) -> Result<String, wit_engine::Failure> {
         services::install(Rc::new(ImportedServices));
@@ -282,7 +282,7 @@ impl wit_engine::Guest for Component {
                 &entry,
                 &graph,
                 export_name.as_deref(),
-                input_json.as_deref(),
+                input.as_deref(),
                 limits,
             )
         })
@@ -300,18 +300,13 @@ impl wit_engine::Guest for Component {
     fn run_prepared(
         entry: String,
         export_name: Option<String>,
-        input_json: Option<String>,
+        input: Option<Vec<u8>>,
         limits: wit_engine::RunLimits,
     ) -> Result<String, wit_engine::Failure> {
         services::install(Rc::new(ImportedServices));
         let limits = run_limits(limits);
         with_engine(|engine| {
-            engine.run_prepared(
-                &entry,
-                export_name.as_deref(),
-                input_json.as_deref(),
-                limits,
-            )
+            engine.run_prepared(&entry, export_name.as_deref(), input.as_deref(), limits)
         })
         .map_err(failure)
     }

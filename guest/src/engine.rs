@@ -248,13 +248,13 @@ impl Engine {
     }
 
     /// Runs bytecode from [`Engine::compile`] in the run context and returns the
-    /// completion value as JSON; a promise is awaited first. `input` (JSON text) becomes
-    /// the global `input`.
+    /// completion value as JSON; a promise is awaited first. `input` (the host's tape of
+    /// it, [`crate::input`]) becomes the global `input`.
     pub fn run(
         &self,
         bytecode: &[u8],
         script_name: &str,
-        input: Option<&str>,
+        input: Option<&[u8]>,
         limits: RunLimits,
     ) -> Result<String, Failure> {
         crate::stack::on_script_stack(|| {
@@ -290,7 +290,7 @@ impl Engine {
         entry: &str,
         graph: &[GraphModule],
         export: Option<&str>,
-        input: Option<&str>,
+        input: Option<&[u8]>,
         limits: RunLimits,
     ) -> Result<String, Failure> {
         crate::stack::on_script_stack(|| {
@@ -345,7 +345,7 @@ impl Engine {
         &self,
         entry: &str,
         export: Option<&str>,
-        input: Option<&str>,
+        input: Option<&[u8]>,
         limits: RunLimits,
     ) -> Result<String, Failure> {
         let Some(prepared) = self.prepared.take() else {
@@ -453,28 +453,33 @@ pub(crate) fn compile_module_in(
     Ok(CompiledModule { bytecode, imports })
 }
 
-/// Defines the global `input` from JSON text, and returns it (`undefined` without one).
+/// Defines the global `input` from the host's tape of it ([`crate::input`]), and
+/// returns it (`undefined` without one).
 fn define_input<'js>(
     ctx: &Ctx<'js>,
-    input: Option<&str>,
+    input: Option<&[u8]>,
     script_name: &str,
     before: Exhaustion,
 ) -> Result<Value<'js>, Failure> {
-    let Some(json) = input else {
+    let Some(tape) = input else {
         return Ok(Value::new_undefined(ctx.clone()));
     };
-    let value = match crate::json::parse(ctx, json) {
+    let value = match crate::input::from_tape(ctx, tape) {
         Ok(value) => value,
-        Err(_) => {
+        Err(crate::input::Stop::Threw) => {
             let thrown = ctx.catch();
-            return Err(
-                match classify(ctx, &thrown, script_name, before, ErrorOrigin::Run) {
-                    Failure::Exception(info) => {
-                        Failure::Internal(format!("the input is not valid JSON: {}", info.message))
-                    }
-                    other => other,
-                },
-            );
+            return Err(classify(
+                ctx,
+                &thrown,
+                script_name,
+                before,
+                ErrorOrigin::Run,
+            ));
+        }
+        Err(crate::input::Stop::Malformed(what)) => {
+            return Err(Failure::Internal(format!(
+                "the input's tape does not read: {what}"
+            )));
         }
     };
     if ctx.globals().set("input", value.clone()).is_err() {

@@ -41,8 +41,8 @@ use crate::fnv::{BuildFnv, Fnv};
 
 // JSRUNTIME-PATCH.md, 11: an object made from another's shape in one step.
 extern "C" {
-    fn jsruntime_object_template_size(object: qjs::JSValue) -> c_int;
-    fn jsruntime_new_object_like(
+    pub(crate) fn jsruntime_object_template_size(object: qjs::JSValue) -> c_int;
+    pub(crate) fn jsruntime_new_object_like(
         ctx: *mut qjs::JSContext,
         template: qjs::JSValue,
         values: *mut qjs::JSValue,
@@ -59,7 +59,7 @@ const MAX_TEMPLATES: usize = 256;
 /// rest are defined in it as they are read. The stack is the guest's own memory, which
 /// QuickJS's heap limit does not count, so it stays small: at most this many values a
 /// level, [`MAX_DEPTH`] levels deep: 32,768 keys and values, ~1.3 MB.
-const MAX_PENDING: usize = 256;
+pub(crate) const MAX_PENDING: usize = 256;
 
 /// The deepest nesting of arrays and objects this reader follows (one call frame of the
 /// guest's stack a level); a deeper text is `JSON.parse`'s, which has its own stack
@@ -685,7 +685,7 @@ impl<'t> Reader<'t> {
                         return Err(Stop::Refused);
                     };
                     let object = self.state.values[base];
-                    if !define(self.ctx, object, &key, value) {
+                    if !define(self.ctx, object, key.as_bytes(), value) {
                         return Err(Stop::Threw);
                     }
                 } else {
@@ -834,7 +834,7 @@ impl<'t> Reader<'t> {
             // The value's reference goes to the object; what is left in its place needs
             // no freeing if the read stops after this.
             let value = std::mem::replace(value, qjs::JS_UNDEFINED);
-            if !define(self.ctx, object.value, key, value) {
+            if !define(self.ctx, object.value, key.as_bytes(), value) {
                 return Err(Stop::Threw);
             }
         }
@@ -847,9 +847,14 @@ impl<'t> Reader<'t> {
 
 /// Defines the member `key` of `object` as `value`, whose reference it takes (QuickJS
 /// frees it if the definition fails); false if QuickJS threw.
-fn define(ctx: *mut qjs::JSContext, object: qjs::JSValue, key: &str, value: qjs::JSValue) -> bool {
-    // SAFETY: `ctx` is live; QuickJS copies the `len` bytes of valid UTF-8 (patch 13
-    // makes sure a non-ASCII key is read as UTF-8).
+pub(crate) fn define(
+    ctx: *mut qjs::JSContext,
+    object: qjs::JSValue,
+    key: &[u8],
+    value: qjs::JSValue,
+) -> bool {
+    // SAFETY: `ctx` is live; QuickJS copies the `len` bytes, UTF-8 (patch 13 makes sure
+    // a non-ASCII key is read as UTF-8).
     let atom = unsafe { qjs::JS_NewAtomLen(ctx, key.as_ptr().cast(), key.len() as _) };
     if atom == qjs::JS_ATOM_NULL {
         // SAFETY: the value is live and owned here.
@@ -877,7 +882,7 @@ fn number(value: f64) -> qjs::JSValue {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Runs `f` in a fresh native QuickJS context (under `memory_limit` bytes if given).
@@ -896,7 +901,7 @@ mod tests {
 
     /// Whether two values are the same in JavaScript: shape, key order, values (`-0`
     /// too), prototypes, and the attributes of every own data property.
-    fn same<'js>(ctx: &Ctx<'js>, a: Value<'js>, b: Value<'js>) -> bool {
+    pub(crate) fn same<'js>(ctx: &Ctx<'js>, a: Value<'js>, b: Value<'js>) -> bool {
         let same: rquickjs::Function = ctx
             .eval(
                 r#"(function same(a, b) {

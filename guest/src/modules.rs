@@ -665,6 +665,7 @@ unsafe extern "C" fn json_init_hook(
 #[cfg(test)]
 mod tests {
     use crate::engine::Failure;
+    use crate::input::tests::{arr, obj, tape, T};
     use crate::testing::{run, run_module, Fake};
 
     fn fake(modules: &[(&str, &str)]) -> Fake {
@@ -683,7 +684,8 @@ mod tests {
             "main.js",
             "export default async function (cart) { await null; return cart.items.length + input.items.length; }",
         )]);
-        let result = run_module(&fake, "main.js", None, Some(r#"{"items":[1,2,3]}"#));
+        let items = tape(&obj([("items", arr([T::Int(1), T::Int(2), T::Int(3)]))]));
+        let result = run_module(&fake, "main.js", None, Some(&items));
         assert_eq!(result, Ok("6".to_owned()));
     }
 
@@ -1000,11 +1002,11 @@ mod tests {
             ("b.js", "export const dup = () => 'b';"),
         ]);
         assert_eq!(
-            run_module(&fake, "main.js", None, Some("21")),
+            run_module(&fake, "main.js", None, Some(&tape(&T::Int(21)))),
             Ok("42".to_owned())
         );
         assert_eq!(
-            run_module(&fake, "main.js", Some("again"), Some("2")),
+            run_module(&fake, "main.js", Some("again"), Some(&tape(&T::Int(2)))),
             Ok("4".to_owned())
         );
         assert_eq!(

@@ -276,7 +276,7 @@ pub fn run_module(
     fake: &Fake,
     entry: &str,
     export: Option<&str>,
-    input: Option<&str>,
+    input: Option<&[u8]>,
 ) -> Result<String, Failure> {
     let direct = run_module_once(fake, entry, export, input, false);
     let twin = Fake {
@@ -352,7 +352,7 @@ fn run_module_once(
     fake: &Fake,
     entry: &str,
     export: Option<&str>,
-    input: Option<&str>,
+    input: Option<&[u8]>,
     prepared: bool,
 ) -> Result<String, Failure> {
     let engine = Engine::new().map_err(Failure::Internal)?;

@@ -103,8 +103,8 @@ pub(crate) struct Prepared {
     code: Code,
     pub(crate) kind: CodeKind,
     pub(crate) name: Arc<str>,
-    /// The input's JSON, checked against its limit.
-    input: Option<Arc<str>>,
+    /// The input's tape (`jsruntime_wasm::input`), its JSON checked against its limit.
+    input: Option<Arc<[u8]>>,
     /// The export a module's execution calls.
     entry: Option<Arc<str>>,
     pub(crate) hash: ScriptHash,
@@ -149,13 +149,13 @@ impl Prepared {
         let input = match &request.input {
             None => None,
             Some(Input::Invalid(reason)) => return Err(ExecError::InvalidRequest(reason.clone())),
-            Some(Input::Json(json)) if json.len() as u64 > limits.input_bytes => {
+            Some(Input::Tape { json_bytes, .. }) if *json_bytes > limits.input_bytes => {
                 return Err(ExecError::InputLimit {
-                    size_bytes: json.len() as u64,
+                    size_bytes: *json_bytes,
                     limit_bytes: limits.input_bytes,
                 })
             }
-            Some(Input::Json(json)) => Some(Arc::clone(json)),
+            Some(Input::Tape { tape, .. }) => Some(Arc::clone(tape)),
         };
         if request.entry.is_some() && kind == CodeKind::Script {
             return Err(ExecError::InvalidRequest(

@@ -31,19 +31,6 @@ pub(crate) fn parse(json: &str) -> Result<serde_json::Value, JsonError> {
         .map_err(|error| JsonError::Invalid(error.to_string()))
 }
 
-/// Checks JSON text a caller gave (an input): valid, and nested at most
-/// [`MAX_JSON_DEPTH`] levels. Nothing is built.
-pub(crate) fn check(json: &str) -> Result<(), String> {
-    if nesting_exceeds(json.as_bytes(), MAX_JSON_DEPTH) {
-        return Err(format!(
-            "it nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
-        ));
-    }
-    serde_json::from_str::<serde::de::IgnoredAny>(json)
-        .map(|_| ())
-        .map_err(|error| error.to_string())
-}
-
 /// Whether `value` nests arrays and objects deeper than `limit`, without recursion (a
 /// value built deeper than the stack allows is answered, not overflowed).
 pub(crate) fn depth_exceeds(value: &serde_json::Value, limit: usize) -> bool {

@@ -32,12 +32,27 @@ impl Code {
     }
 }
 
-/// A request's input: JSON text, checked when the request was built.
+/// A request's input, read when the request was built.
 #[derive(Debug, Clone)]
 pub(crate) enum Input {
-    Json(Arc<str>),
+    /// The guest's tape of the JSON (`jsruntime_wasm::input`), and the JSON's length in
+    /// bytes (what [`Limits::input_bytes`](crate::Limits::input_bytes) counts).
+    Tape { tape: Arc<[u8]>, json_bytes: u64 },
     /// Why the input given cannot be used (the execution is refused with this).
     Invalid(String),
+}
+
+impl Input {
+    /// The input of JSON text: its tape, or why it cannot be one.
+    fn read(json: &str) -> Input {
+        match jsruntime_wasm::input::encode(json, MAX_JSON_DEPTH) {
+            Ok(tape) => Input::Tape {
+                tape: Arc::from(tape),
+                json_bytes: json.len() as u64,
+            },
+            Err(reason) => Input::Invalid(format!("the input is not usable JSON: {reason}")),
+        }
+    }
 }
 
 /// One execution request: the code, its input, the caller's context, limit overrides
@@ -139,30 +154,28 @@ impl ExecRequest {
     /// gets it as its argument. Without one, `input` is not defined and the entry gets
     /// `undefined`.
     ///
-    /// Serialized once, here. At most [`Limits::input_bytes`](crate::Limits::input_bytes)
-    /// bytes of JSON (else `input_limit`) nested at most [`MAX_JSON_DEPTH`] levels (else
-    /// `invalid_request`).
+    /// Serialized and read once, here, into what the guest makes the value from (so
+    /// running the same request again reads nothing). At most
+    /// [`Limits::input_bytes`](crate::Limits::input_bytes) bytes of JSON (else
+    /// `input_limit`) nested at most [`MAX_JSON_DEPTH`] levels (else `invalid_request`).
     pub fn input(mut self, input: serde_json::Value) -> Self {
         self.input = Some(if json::depth_exceeds(&input, MAX_JSON_DEPTH) {
             Input::Invalid(format!(
                 "the input nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
             ))
         } else {
-            Input::Json(Arc::from(input.to_string()))
+            Input::read(&input.to_string())
         });
         self
     }
 
     /// [`ExecRequest::input`] from JSON text the service already has (a request body),
-    /// without building a `serde_json::Value`. Checked here: text that is not JSON, or
+    /// without building a `serde_json::Value`. Read here, once: text that is not JSON
+    /// (RFC 8259; a string may not hold a lone surrogate escape such as `"\ud800"`), or
     /// nests deeper than [`MAX_JSON_DEPTH`], makes the execution fail with
     /// `invalid_request`.
-    pub fn input_json(mut self, json: impl Into<Arc<str>>) -> Self {
-        let json = json.into();
-        self.input = Some(match json::check(&json) {
-            Ok(()) => Input::Json(json),
-            Err(reason) => Input::Invalid(format!("the input is not usable JSON: {reason}")),
-        });
+    pub fn input_json(mut self, json: impl AsRef<str>) -> Self {
+        self.input = Some(Input::read(json.as_ref()));
         self
     }
 

@@ -58,6 +58,158 @@ async fn the_input_is_what_json_parse_gives_for_its_text() {
     );
 }
 
+/// Random JSON texts (objects that share their keys, repeat them, escape them; numbers in
+/// every form JSON has; strings with escapes and non-ASCII): the input made from each is,
+/// value by value, key order, `-0` and property attributes included, what `JSON.parse`
+/// makes of the same text in the same guest.
+#[tokio::test]
+async fn random_inputs_are_what_json_parse_gives_for_their_text() {
+    const SAME: &str = r#"function same(a, b) {
+        if (typeof a !== typeof b) return false;
+        if (a === null || typeof a !== "object") return Object.is(a, b);
+        if (Array.isArray(a) !== Array.isArray(b)) return false;
+        if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+        const ka = Reflect.ownKeys(a), kb = Reflect.ownKeys(b);
+        if (ka.length !== kb.length) return false;
+        for (let i = 0; i < ka.length; i++) {
+            if (ka[i] !== kb[i]) return false;
+            const da = Object.getOwnPropertyDescriptor(a, ka[i]);
+            const db = Object.getOwnPropertyDescriptor(b, kb[i]);
+            if (da.writable !== db.writable || da.enumerable !== db.enumerable
+                || da.configurable !== db.configurable || !("value" in da)) return false;
+            if (!same(da.value, db.value)) return false;
+        }
+        return true;
+    }"#;
+    let rt = runtime();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    for case in 0..60 {
+        let mut text = String::new();
+        random_json(&mut rng, 0, &mut text);
+        let script = format!(
+            "{SAME}\nsame(input, JSON.parse({}))",
+            serde_json::to_string(&text).expect("text as a string")
+        );
+        let request = ExecRequest::source(script).input_json(&text);
+        assert_eq!(
+            run_request(&rt, request).await,
+            Ok(json!(true)),
+            "case {case}: {text}"
+        );
+    }
+}
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn random_json(rng: &mut XorShift, depth: u32, out: &mut String) {
+    const KEYS: [&str; 8] = [
+        "id",
+        "name",
+        "price",
+        "qty",
+        "__proto__",
+        "é",
+        "a\\\"b",
+        "0",
+    ];
+    const SPACE: [&str; 4] = ["", " ", "\n", "\t "];
+    let space = |rng: &mut XorShift| SPACE[rng.below(4) as usize];
+    let pick = if depth >= 4 {
+        rng.below(5)
+    } else {
+        rng.below(8)
+    };
+    match pick {
+        0 => out.push_str(["null", "true", "false"][rng.below(3) as usize]),
+        1 => out.push_str(
+            [
+                "0",
+                "-0",
+                "7",
+                "-42",
+                "2147483647",
+                "2147483648",
+                "-2147483649",
+                "0.5",
+                "-1.25e-3",
+                "1E+2",
+                "1e400",
+                "-1e400",
+                "5e-324",
+                "1e-400",
+                "9007199254740993",
+                "123456789012345678901234567890",
+                "0.1",
+                "1.7976931348623157e308",
+            ][rng.below(18) as usize],
+        ),
+        2..=4 => {
+            out.push('"');
+            for _ in 0..rng.below(6) {
+                out.push_str(
+                    [
+                        "a",
+                        "é",
+                        "😀",
+                        "\\n",
+                        "\\\"",
+                        "\\\\",
+                        "\\/",
+                        "\\u00e9",
+                        "\\ud83d\\ude00",
+                        "\\u0000",
+                        " ",
+                    ][rng.below(11) as usize],
+                );
+            }
+            out.push('"');
+        }
+        5 => {
+            out.push('[');
+            for i in 0..rng.below(5) {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(space(rng));
+                random_json(rng, depth + 1, out);
+                out.push_str(space(rng));
+            }
+            out.push(']');
+        }
+        _ => {
+            // Objects: often records with the same keys (one shape), sometimes a key twice.
+            let records = rng.below(2) == 0;
+            out.push('{');
+            let count = if records { 3 } else { rng.below(5) };
+            for i in 0..count {
+                if i > 0 {
+                    out.push(',');
+                }
+                let key = if records {
+                    KEYS[i as usize]
+                } else {
+                    KEYS[rng.below(8) as usize]
+                };
+                out.push_str(space(rng));
+                out.push_str(&format!("\"{key}\""));
+                out.push_str(space(rng));
+                out.push(':');
+                random_json(rng, depth + 1, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
 #[tokio::test]
 async fn each_execution_gets_a_fresh_copy_of_the_input() {
     let rt = runtime();

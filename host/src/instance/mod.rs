@@ -232,13 +232,14 @@ impl Instance {
         })
     }
 
-    /// Runs bytecode that this guest build compiled, with `input` (JSON) as the global
-    /// `input`, and returns the result as JSON text.
+    /// Runs bytecode that this guest build compiled, with `input` (its tape,
+    /// `jsruntime_wasm::input`) as the global `input`, and returns the result as JSON
+    /// text.
     pub(crate) async fn run(
         &mut self,
         name: &str,
         bytecode: &[u8],
-        input: Option<&str>,
+        input: Option<&[u8]>,
         guest_limits: RunLimits,
     ) -> Result<String, ExecError> {
         self.fresh_slice();
@@ -257,7 +258,7 @@ impl Instance {
         entry: &str,
         graph: &[wit_modules::GraphModule],
         export: Option<&str>,
-        input: Option<&str>,
+        input: Option<&[u8]>,
         guest_limits: RunLimits,
     ) -> Result<String, ExecError> {
         self.fresh_slice();
@@ -340,7 +341,7 @@ impl Instance {
         &mut self,
         entry: &str,
         export: Option<&str>,
-        input: Option<&str>,
+        input: Option<&[u8]>,
         guest_limits: RunLimits,
     ) -> Result<String, ExecError> {
         self.fresh_slice();
