@@ -274,6 +274,11 @@ pub struct RawSplit {
     pub graph_as_script: Summary,
     /// `run-module` of the handler with the 100 KiB input.
     pub input_100k: Summary,
+    /// Building the handler's request with the 1 KiB input (`ExecRequest::input_json`
+    /// reads it into its tape, natively, once per request).
+    pub request_1k: Summary,
+    /// The same with the 100 KiB input.
+    pub request_100k: Summary,
 }
 
 /// What the raw engine runs for [`RawSplit`]: the guest's inputs, compiled once.
@@ -399,7 +404,22 @@ pub fn measure_raw(setup: &Setup, samples: usize) -> Result<RawSplit> {
         }
         Ok(Summary::of(times))
     };
+    let built = |json: &str| {
+        let mut times = Vec::with_capacity(samples);
+        for round in 0..(samples + samples / 5) {
+            let started = Instant::now();
+            let request = ExecRequest::module(setup.handler).input_json(json);
+            let took = started.elapsed();
+            std::hint::black_box(request);
+            if round >= samples / 5 {
+                times.push(took);
+            }
+        }
+        Summary::of(times)
+    };
     Ok(RawSplit {
+        request_1k: built(&setup.small),
+        request_100k: built(&setup.large),
         trivial: timed("trivial")?,
         handler_1k: timed("1k")?,
         script_1k: timed("script-1k")?,

@@ -123,7 +123,8 @@ pub fn encode(json: &str, max_depth: usize) -> Result<Vec<u8>, InputError> {
         value: Vec::with_capacity(json.len()),
         shapes: Vec::new(),
         shape_starts: Vec::new(),
-        shape_ids: HashMap::new(),
+        shape_ids: HashMap::default(),
+        last_shape: None,
         keys: Vec::new(),
         members: Vec::new(),
         heads: Vec::new(),
@@ -151,7 +152,11 @@ struct Reader<'a> {
     /// Where each shape starts in `shapes`.
     shape_starts: Vec<usize>,
     /// The number of each shape, by its keys as on the tape (without the count).
+    /// (std's SipHash, keyed per process: the keys are the caller's, possibly its own
+    /// users', so no hash an attacker can collide on purpose.)
     shape_ids: HashMap<Vec<u8>, u32>,
+    /// The shape last given to an object, and its keys' bytes in `shapes`.
+    last_shape: Option<(u32, std::ops::Range<usize>)>,
     /// The keys of the objects open, innermost last, each as on the tape.
     keys: Vec<u8>,
     /// Where the value of each member of the objects open starts in `value`.
@@ -270,10 +275,15 @@ impl Reader<'_> {
             return Ok(());
         }
 
-        let text = self.text.get(start..self.at).unwrap_or_default();
-        let number: f64 = text
-            .parse()
-            .map_err(|_| fail_at(self.bytes, start, "not a number"))?;
+        let number = match self.exact_decimal(int_start) {
+            Some(magnitude) if negative => -magnitude,
+            Some(magnitude) => magnitude,
+            None => {
+                let text = self.text.get(start..self.at).unwrap_or_default();
+                text.parse()
+                    .map_err(|_| fail_at(self.bytes, start, "not a number"))?
+            }
+        };
         if number.fract() == 0.0
             && number >= f64::from(i32::MIN)
             && number <= f64::from(i32::MAX)
@@ -288,6 +298,55 @@ impl Reader<'_> {
                 .extend_from_slice(&number.to_bits().to_le_bytes());
         }
         Ok(())
+    }
+
+    /// The magnitude of the number read from `int_start` (after its sign) to here, when
+    /// Clinger's fast path gives it exactly: its digits make an integer of at most 2^53
+    /// and its power of ten is within 10^22 (both exact doubles, so the one rounding of
+    /// the product or quotient is the correct one). `None` otherwise (Rust's parser then
+    /// rounds it correctly). Most decimals of an input (prices, rates) take this path.
+    fn exact_decimal(&self, int_start: usize) -> Option<f64> {
+        let text = self.bytes.get(int_start..self.at)?;
+        let mut mantissa: u64 = 0;
+        let mut digits = 0u32;
+        let mut exponent: i32 = 0;
+        let mut rest = text.iter();
+        for &byte in rest.by_ref() {
+            match byte {
+                b'0'..=b'9' => {
+                    mantissa = mantissa * 10 + u64::from(byte - b'0');
+                    digits += 1;
+                    if digits > 15 {
+                        return None;
+                    }
+                }
+                b'.' => {
+                    for &byte in rest.by_ref() {
+                        match byte {
+                            b'0'..=b'9' => {
+                                mantissa = mantissa * 10 + u64::from(byte - b'0');
+                                digits += 1;
+                                exponent -= 1;
+                                if digits > 15 {
+                                    return None;
+                                }
+                            }
+                            _ => return None,
+                        }
+                    }
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        // 15 digits stay below 2^53; an exponent part (`e`) is left to the parser.
+        const EXACT_POWERS_OF_TEN: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        let power = *EXACT_POWERS_OF_TEN.get(exponent.unsigned_abs() as usize)?;
+        // The conversion of an integer below 2^53 is exact.
+        Some(mantissa as f64 / power)
     }
 
     /// Refuses an array or object that would be nested deeper than allowed.
@@ -398,7 +457,18 @@ impl Reader<'_> {
             fail_at(self.bytes, start, "an object with too many members")
         })?;
         if count > 0 {
+            // The shape the last object had first (the next record of an array has its
+            // predecessor's keys): a comparison of bytes, no hashing.
+            if let Some((id, range)) = self.last_shape.clone() {
+                if self.shapes.get(range) == Some(keys) {
+                    put_u32(&mut self.value, head + 1, id);
+                    return Ok(());
+                }
+            }
             if let Some(&id) = self.shape_ids.get(keys) {
+                if let Some(start) = self.shape_starts.get(id as usize) {
+                    self.last_shape = Some((id, start + 4..start + 4 + keys.len()));
+                }
                 put_u32(&mut self.value, head + 1, id);
                 return Ok(());
             }
@@ -406,9 +476,11 @@ impl Reader<'_> {
                 let id = to_u32(self.shape_starts.len(), || {
                     fail_at(self.bytes, start, "too many shapes of objects")
                 })?;
-                self.shape_starts.push(self.shapes.len());
+                let shape_start = self.shapes.len();
+                self.shape_starts.push(shape_start);
                 self.shapes.extend_from_slice(&count.to_le_bytes());
                 self.shapes.extend_from_slice(keys);
+                self.last_shape = Some((id, shape_start + 4..self.shapes.len()));
                 self.shape_ids.insert(keys.to_vec(), id);
                 put_u32(&mut self.value, head + 1, id);
                 return Ok(());
