@@ -1,10 +1,11 @@
-//! JSON text read into JavaScript values (the input, host-call results, JSON modules):
-//! exactly what `JSON.parse(text)` gives, in a quarter to a fifth of its time (natively).
+//! JSON text read into JavaScript values (host-call results, JSON modules; the input
+//! comes as the host's tape instead, see [`crate::input`]): exactly what
+//! `JSON.parse(text)` gives, in a quarter to a fifth of its time (natively).
 //!
-//! Why: every handler's input is JSON, and QuickJS's `JSON.parse` reads it one character
-//! at a time through a growing string buffer, making a string for each key before it
-//! makes the key's atom; in wasm that was ~45 µs per KiB of a typical cart, more than a
-//! whole trivial execution (bench/FINDINGS.md, "Handlers and modules"). This reader
+//! Why: QuickJS's `JSON.parse` reads one character at a time through a growing string
+//! buffer, making a string for each key before it makes the key's atom; in wasm that was
+//! ~45 µs per KiB of a typical cart, more than a whole trivial execution
+//! (bench/FINDINGS.md, "Handlers and modules"). This reader
 //! walks the bytes once, makes each value directly through QuickJS's C API, makes each
 //! object with the keys of an earlier one from that one's shape, in one step (see
 //! [`State`]), and each array from its elements at once.
