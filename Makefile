@@ -184,7 +184,7 @@ guest-test: $(BUILD)/.deps
 # With the `redis` feature, against a throwaway redis-server (tools/with-redis).
 host-test: guest test-deps
 	@echo "==> host unit tests and end-to-end tests (tests/), with a Redis for the Redis budget store"
-	tools/with-redis $(CARGO) test --release -p jsruntime -p jsruntime-wizen --features jsruntime/redis
+	tools/with-redis $(CARGO) test --release -p jsruntime -p jsruntime-wasm -p jsruntime-wizen --features jsruntime/redis
 
 lint: guest
 	cargo fmt --all --check
