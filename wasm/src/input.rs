@@ -360,6 +360,24 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// Reads what follows an element or a member: a comma (true: another follows) or
+    /// the container's `close` (false), whitespace around either; else `what` is wrong.
+    fn separator(&mut self, close: u8, what: &str) -> Result<bool, InputError> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                self.skip_whitespace();
+                Ok(true)
+            }
+            Some(byte) if byte == close => {
+                self.at += 1;
+                Ok(false)
+            }
+            _ => Err(self.fail(what)),
+        }
+    }
+
     fn array(&mut self, depth: usize) -> Result<(), InputError> {
         self.enter(depth)?;
         let start = self.at;
@@ -374,17 +392,8 @@ impl Reader<'_> {
             loop {
                 self.value(depth + 1)?;
                 count += 1;
-                self.skip_whitespace();
-                match self.peek() {
-                    Some(b',') => {
-                        self.at += 1;
-                        self.skip_whitespace();
-                    }
-                    Some(b']') => {
-                        self.at += 1;
-                        break;
-                    }
-                    _ => return Err(self.fail("expected `,` or `]` in an array")),
+                if !self.separator(b']', "expected `,` or `]` in an array")? {
+                    break;
                 }
             }
         }
@@ -421,17 +430,8 @@ impl Reader<'_> {
                 self.skip_whitespace();
                 self.members.push(self.value.len());
                 self.value(depth + 1)?;
-                self.skip_whitespace();
-                match self.peek() {
-                    Some(b',') => {
-                        self.at += 1;
-                        self.skip_whitespace();
-                    }
-                    Some(b'}') => {
-                        self.at += 1;
-                        break;
-                    }
-                    _ => return Err(self.fail("expected `,` or `}` in an object")),
+                if !self.separator(b'}', "expected `,` or `}` in an object")? {
+                    break;
                 }
             }
         }
