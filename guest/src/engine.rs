@@ -144,8 +144,10 @@ impl Engine {
             prepared: std::cell::Cell::new(None),
         };
         engine.install_globals()?;
-        // Last, so that it lies after everything the runtime allocated (see `stack`).
-        crate::stack::allocate();
+        // Last: the heap as executions find it (see `heap`), and the script stack after
+        // everything the runtime allocated (see `stack`).
+        engine.run_context.runtime().run_gc();
+        crate::heap::lay_out(crate::stack::allocate);
         Ok(engine)
     }
 

@@ -21,6 +21,7 @@ pub mod apis;
 pub mod engine;
 pub mod event_loop;
 pub mod fnv;
+pub mod heap;
 pub mod input;
 pub mod json;
 pub mod modules;

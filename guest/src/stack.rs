@@ -29,9 +29,10 @@ thread_local! {
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Allocates the script stack, once. Called at the end of pre-initialization, so the
-/// block lies after the runtime's own allocations.
-pub fn allocate() {
+/// Allocates the script stack, once, and returns its top. Called at the end of
+/// pre-initialization (`heap::lay_out`), so the block lies after the runtime's own
+/// allocations and the run heap.
+pub fn allocate() -> usize {
     TOP.with(|top| {
         if top.get() == 0 {
             let block: &'static mut [u8] =
@@ -40,7 +41,8 @@ pub fn allocate() {
             // The wasm C ABI keeps the stack pointer 16-byte aligned.
             top.set(end & !15);
         }
-    });
+        top.get()
+    })
 }
 
 /// Runs `f` on the script stack (on the current stack natively, before [`allocate`],

@@ -419,3 +419,119 @@ pub(crate) fn module_kind(kind: wit_modules::ModuleKind) -> ModuleKind {
         wit_modules::ModuleKind::Json => ModuleKind::Json,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::host_calls::HostCaller;
+    use crate::limits::Limits;
+    use crate::wasm::WasmEngine;
+    use crate::ExecContext;
+
+    /// The smallest host page: what the slot's reset copies back.
+    const PAGE_BYTES: usize = 4096;
+
+    async fn fresh(template: &Template) -> Instance {
+        let mut instance = Instance::new(
+            template,
+            Arc::new(HostFns::default()),
+            CancellationToken::new(),
+            1,
+            Arc::new(AtomicU64::new(0)),
+        )
+        .await
+        .expect("instantiating the guest");
+        instance
+            .prepare(Assignment {
+                context: Arc::new(ExecContext::default()),
+                limits: Limits::default(),
+                deadline: Instant::now() + Duration::from_secs(60),
+                cancel: None,
+                host_caller: HostCaller::detached(),
+                deterministic: None,
+            })
+            .expect("assigning an execution");
+        instance
+    }
+
+    fn guest_limits() -> RunLimits {
+        RunLimits {
+            heap_bytes: 64 << 20,
+            stack_bytes: Limits::default().stack_bytes,
+            output_bytes: 1 << 20,
+        }
+    }
+
+    /// The pages of `instance`'s memory that differ from `before`: what a graph image
+    /// would hold of it (`GraphImage::capture` finds the changed pages).
+    fn written_pages(instance: &Instance, before: &[u8]) -> Vec<usize> {
+        let image = instance
+            .with_memory(|now| GraphImage::capture(before, now, 0))
+            .expect("the guest's memory is located");
+        image
+            .runs()
+            .flat_map(|(offset, bytes)| {
+                (offset / PAGE_BYTES)..(offset + bytes.len()).div_ceil(PAGE_BYTES)
+            })
+            .collect()
+    }
+
+    /// Every page an execution writes is copied back when its slot is reset, so what a
+    /// short one writes is most of what it costs past instantiation. The guest's heap is
+    /// laid out for that (guest/src/heap.rs): without it, `1+1` wrote 15 pages and the
+    /// handler 35, its allocations scattered over the holes of the snapshot's heap.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_short_execution_writes_few_pages() {
+        let engine = WasmEngine::new(2, None).expect("the engine");
+        let template = &engine.template;
+        let trivial = {
+            let mut compiler = fresh(template).await;
+            compiler.compile("t.js", "1+1").await.expect("compiling")
+        };
+        let handler = {
+            let mut compiler = fresh(template).await;
+            let source = "export default (cart) => cart.items.length;";
+            compiler
+                .compile_module("h.js", source)
+                .await
+                .expect("compiling")
+        };
+        let items: Vec<String> = (0..24)
+            .map(|i| {
+                format!(
+                    r#"{{"sku":"SKU-{i:06}","price":{i}.25,"qty":{}}}"#,
+                    i % 7 + 1
+                )
+            })
+            .collect();
+        let cart = format!(r#"{{"region":"EU","items":[{}]}}"#, items.join(","));
+        let tape = jsruntime_wasm::input::encode(&cart, crate::MAX_JSON_DEPTH).expect("a tape");
+
+        let mut instance = fresh(template).await;
+        let before = instance.with_memory(<[u8]>::to_vec).expect("memory");
+        let result = instance.run("t.js", &trivial, None, guest_limits()).await;
+        assert_eq!(result.expect("1+1 runs"), "2");
+        let trivial_pages = written_pages(&instance, &before);
+
+        let mut instance = fresh(template).await;
+        let before = instance.with_memory(<[u8]>::to_vec).expect("memory");
+        let graph = [wit_modules::GraphModule {
+            body: wit_modules::GraphBody::Bytecode(handler.bytecode.to_vec()),
+            links: Vec::new(),
+        }];
+        let result = instance
+            .run_module("h.js", &graph, None, Some(&tape), guest_limits())
+            .await;
+        assert_eq!(result.expect("the handler runs"), "24");
+        let handler_pages = written_pages(&instance, &before);
+
+        println!("1+1 wrote pages {trivial_pages:?}; the handler {handler_pages:?}");
+        assert!(trivial_pages.len() <= 12, "1+1 wrote {trivial_pages:?}");
+        assert!(
+            handler_pages.len() <= 24,
+            "the handler wrote {handler_pages:?}"
+        );
+    }
+}
