@@ -112,15 +112,24 @@ pub async fn pool_at_rest(runtime: &Runtime) -> jsruntime::PoolStats {
     }
 }
 
-/// The process's resident set size (VmRSS), in bytes, once the C allocator has handed
-/// the free memory it keeps back to the system (glibc's `malloc_trim`).
+/// The process's anonymous resident memory (`RssAnon`), in bytes, once the C allocator
+/// has handed the free memory it keeps back to the system (glibc's `malloc_trim`).
+///
+/// Anonymous, not all of VmRSS: what a leak grows (the Rust and C heaps, thread stacks,
+/// the pool slots' private copies of guest pages) is anonymous memory. The rest of
+/// VmRSS is file-backed, mostly the test binary's code and the compiled guest's mapping,
+/// and it moves by megabytes with which code paths ran last and what the kernel
+/// reclaimed meanwhile (these machines reclaim cold pages in the background): file
+/// pages alone moved by up to 10% within a run, the soak's check of all of VmRSS failed
+/// with no leak (+11.8%, +13.0%), and it missed a real one (300 bytes per execution
+/// moved VmRSS by 5-10%).
 ///
 /// Why trim first: glibc keeps freed memory in its arenas, one per thread that
 /// allocated, and how much of it is resident at a given moment depends on which threads
 /// ran what; untrimmed, RSS at rest moved by 2-5 MiB between consecutive samples of the
 /// soak, as much as a real leak would in a short run. What is still resident after the
 /// trim is what the process holds.
-pub fn rss_bytes() -> u64 {
+pub fn anon_rss_bytes() -> u64 {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory of the C allocator to the system; it
     // has no preconditions.
@@ -130,8 +139,8 @@ pub fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
     let kb: u64 = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix("RssAnon:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS");
+        .expect("RssAnon");
     kb * 1024
 }
