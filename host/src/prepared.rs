@@ -5,10 +5,11 @@
 //! the guest: about five sixths of a run of a graph of 21 small modules. None of it
 //! depends on the execution, and none of it runs the graph's code. So the second time
 //! an execution runs a graph (its modules all in the cache), its fresh instance prepares
-//! the graph (`engine.prepare-graph`) before any of the graph's code runs, and the pages
-//! of linear memory that the preparation changed are kept: the graph's *image*. Every
-//! later execution of the same graph has its fresh instance's memory given those pages
-//! (`Instance::apply_image`) and only evaluates the graph (`engine.run-prepared`).
+//! the graph (`engine.prepare-graph`) before any of the graph's code runs, and the bytes
+//! of linear memory that the preparation changed are kept, in 64-byte lines: the graph's
+//! *image*. Every later execution of the same graph has its fresh instance's memory given
+//! those lines (`Instance::apply_image`) and only evaluates the graph
+//! (`engine.run-prepared`).
 //!
 //! - **Why it is sound**: every fresh instance starts from the same memory (the
 //!   snapshot, then the same `locate-memory` call), so the state a preparation leaves is
@@ -121,53 +122,73 @@ fn same_body(a: &GraphBody, b: &GraphBody) -> bool {
     }
 }
 
-/// The pages of linear memory a graph's preparation changed in a fresh instance.
+/// The bytes of linear memory a graph's preparation changed in a fresh instance.
 #[derive(Debug)]
 pub(crate) struct GraphImage {
     /// The memory's size after the preparation.
     memory_bytes: usize,
-    /// Runs of changed pages: guest address, contents.
+    /// Runs of changed granules: guest address, contents.
     runs: Vec<(usize, Box<[u8]>)>,
     /// Fuel the preparation used.
     fuel_used: u64,
 }
 
-/// The unit the image compares and copies in: a host page, which a wasm page is a
-/// whole number of.
+/// The unit the image compares pages in: a host page, which a wasm page is a whole
+/// number of. An unchanged page is skipped with one comparison.
 const PAGE_BYTES: usize = 4096;
+
+/// The unit the image keeps and copies within a changed page: a cache line. Every
+/// execution from the image copies it into its instance, so what it holds is paid at
+/// every one: a one-module handler's preparation changes 16 pages but only ~3.7 KiB of
+/// them in 64-byte lines (a few words here and there: refcounts, list links, table
+/// entries), and copying whole pages copied 64 KiB (bench/FINDINGS.md, "The prepared
+/// image in lines"). Smaller units find fewer bytes but more runs, each a call of its own.
+const GRANULE_BYTES: usize = 64;
 
 impl GraphImage {
     /// The image of a preparation that turned `fresh` (a fresh instance's memory) into
     /// `prepared`, using `fuel_used`. Memory past the end of `fresh` counts as zeros, as a
     /// newly grown page is.
     pub(crate) fn capture(fresh: &[u8], prepared: &[u8], fuel_used: u64) -> GraphImage {
-        let mut runs: Vec<(usize, Box<[u8]>)> = Vec::new();
-        let mut run: Option<(usize, usize)> = None;
-        let mut offset = 0;
-        while offset < prepared.len() {
-            let end = (offset + PAGE_BYTES).min(prepared.len());
-            let now = &prepared[offset..end];
-            let changed = match fresh.get(offset..end) {
+        /// Whether `now` differs from `fresh` at `offset` (zeros past its end).
+        fn changed(fresh: &[u8], offset: usize, now: &[u8]) -> bool {
+            match fresh.get(offset..offset + now.len()) {
                 Some(before) => before != now,
                 None => {
                     let before = fresh.get(offset..).unwrap_or_default();
                     now[..before.len()] != *before || now[before.len()..].iter().any(|&b| b != 0)
                 }
-            };
-            run = match (run, changed) {
-                (Some((start, _)), true) => Some((start, end)),
-                (None, true) => Some((offset, end)),
-                (Some((start, stop)), false) => {
-                    runs.push((start, prepared[start..stop].into()));
-                    None
+            }
+        }
+        let mut runs: Vec<(usize, Box<[u8]>)> = Vec::new();
+        // The run of changed granules being gathered: its start and end.
+        let mut run: Option<(usize, usize)> = None;
+        let mut close = |run: &mut Option<(usize, usize)>| {
+            if let Some((start, stop)) = run.take() {
+                runs.push((start, prepared[start..stop].into()));
+            }
+        };
+        let mut page = 0;
+        while page < prepared.len() {
+            let page_end = (page + PAGE_BYTES).min(prepared.len());
+            if !changed(fresh, page, &prepared[page..page_end]) {
+                close(&mut run);
+                page = page_end;
+                continue;
+            }
+            let mut offset = page;
+            while offset < page_end {
+                let end = (offset + GRANULE_BYTES).min(page_end);
+                if changed(fresh, offset, &prepared[offset..end]) {
+                    run = Some((run.map_or(offset, |(start, _)| start), end));
+                } else {
+                    close(&mut run);
                 }
-                (None, false) => None,
-            };
-            offset = end;
+                offset = end;
+            }
+            page = page_end;
         }
-        if let Some((start, stop)) = run {
-            runs.push((start, prepared[start..stop].into()));
-        }
+        close(&mut run);
         GraphImage {
             memory_bytes: prepared.len(),
             runs,
@@ -180,7 +201,7 @@ impl GraphImage {
         self.memory_bytes
     }
 
-    /// The changed runs of pages: guest address and contents.
+    /// The runs of changed bytes (whole granules): guest address and contents.
     pub(crate) fn runs(&self) -> impl Iterator<Item = (usize, &[u8])> {
         self.runs
             .iter()
@@ -475,12 +496,13 @@ mod tests {
     }
 
     #[test]
-    fn an_image_holds_the_changed_pages_and_what_grew() {
+    fn an_image_holds_the_changed_lines_and_what_grew() {
         let fresh = vec![7u8; 5 * PAGE_BYTES];
         let mut prepared = fresh.clone();
-        prepared[PAGE_BYTES + 3] = 1; // page 1
-        prepared[2 * PAGE_BYTES] = 1; // page 2: one run with page 1
-        prepared[4 * PAGE_BYTES + 9] = 1; // page 4
+        prepared[PAGE_BYTES + 3] = 1; // page 1, its first line
+        prepared[2 * PAGE_BYTES - 1] = 1; // page 1's last line and page 2's first: one run
+        prepared[2 * PAGE_BYTES] = 1;
+        prepared[4 * PAGE_BYTES + GRANULE_BYTES + 9] = 1; // page 4, its second line
         prepared.extend(vec![0u8; PAGE_BYTES]); // grown, still zeros: unchanged
         prepared.extend(vec![5u8; PAGE_BYTES]); // grown and written
         let image = GraphImage::capture(&fresh, &prepared, 42);
@@ -488,13 +510,15 @@ mod tests {
         assert_eq!(
             runs,
             vec![
-                (PAGE_BYTES, 2 * PAGE_BYTES),
-                (4 * PAGE_BYTES, PAGE_BYTES),
+                (PAGE_BYTES, GRANULE_BYTES),
+                (2 * PAGE_BYTES - GRANULE_BYTES, 2 * GRANULE_BYTES),
+                (4 * PAGE_BYTES + GRANULE_BYTES, GRANULE_BYTES),
                 (6 * PAGE_BYTES, PAGE_BYTES)
             ]
         );
         assert_eq!(image.memory_bytes(), 7 * PAGE_BYTES);
         assert_eq!(image.fuel_used(), 42);
+        assert_eq!(image.weight(), PAGE_BYTES + 4 * GRANULE_BYTES);
         // Applied to the fresh memory, the image gives the prepared one.
         let mut applied = fresh.clone();
         applied.resize(prepared.len(), 0);
