@@ -464,18 +464,19 @@ mod tests {
         }
     }
 
-    /// The pages of `instance`'s memory that differ from `before`: what a graph image
-    /// would hold of it (`GraphImage::capture` finds the changed pages).
+    /// The pages of `instance`'s memory that differ from `before`, in order, each once
+    /// (`GraphImage::capture` finds the changed lines; a page may hold several).
     fn written_pages(instance: &Instance, before: &[u8]) -> Vec<usize> {
         let image = instance
             .with_memory(|now| GraphImage::capture(before, now, 0))
             .expect("the guest's memory is located");
-        image
+        let pages: std::collections::BTreeSet<usize> = image
             .runs()
             .flat_map(|(offset, bytes)| {
                 (offset / PAGE_BYTES)..(offset + bytes.len()).div_ceil(PAGE_BYTES)
             })
-            .collect()
+            .collect();
+        pages.into_iter().collect()
     }
 
     /// Every page an execution writes is copied back when its slot is reset, so what a
