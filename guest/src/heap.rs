@@ -15,20 +15,33 @@
 //! 1. collect garbage, so what the runtime no longer holds is free;
 //! 2. take every free chunk out of the allocator's reach, by allocating it and keeping
 //!    it: these *plugs* are memory the snapshot holds anyway, in pages it has anyway;
-//! 3. leave one free block of [`RUN_HEAP_BYTES`] right after the heap, where
-//!    allocations then go one after another, and allocate the script stack after it
-//!    (`stack`), so that in address order the heap an execution writes comes before the
-//!    stack (which is what the reset's budget needs: `stack` says why).
+//! 3. reserve one block of [`RUN_HEAP_BYTES`] right after the heap, and allocate the
+//!    script stack after it (`stack`), so that in address order the heap an execution
+//!    writes comes before the stack (which is what the reset's budget needs: `stack`
+//!    says why). Its first [`ARENA_BYTES`] are QuickJS's *run arena* (patch 19 of
+//!    `JSRUNTIME-PATCH.md`): an execution's small QuickJS allocations are served from
+//!    it one after another, inline in QuickJS's allocation functions; the other
+//!    [`MALLOC_ROOM_BYTES`] are left free to the allocator, for the guest's Rust code
+//!    and QuickJS's larger blocks.
 //!
-//! What an execution frees is reused as before; an execution that needs more than the
-//! block grows memory past the stack, as it did past the heap before.
+//! Why an arena: an execution's instance is thrown away after it, so nothing an
+//! execution frees needs to be reused for long, and an allocation through QuickJS's
+//! allocator table into dlmalloc was half a dozen wasm calls (the request, then the
+//! usable size QuickJS accounts) plus dlmalloc's own bookkeeping: allocation was the
+//! largest part of making a handler's input (bench/FINDINGS.md, "The run arena"). A
+//! block freed in the arena is only taken back if it is the arena's last; once the
+//! arena is full, allocations go to malloc as before, which reuses what is freed, so an
+//! execution making garbage for long still runs in bounded memory. QuickJS's accounting
+//! (its heap limit and garbage-collection threshold) counts arena blocks as it counts
+//! malloc'd ones.
 //!
-//! What it gave (`instance::tests` in the host checks the bounds): `1+1` writes 9 pages
-//! instead of 15, the handler with a 1 KiB input 21 instead of 35. What the handler still
-//! writes beyond `1+1` is mostly the snapshot's own objects (reference counts of the
-//! prototypes and atoms it uses, the atom and shape tables), which no layout moves. The
-//! plugs hold ~70 KiB; the snapshot's memory is 128 KiB larger (the run heap, and the
-//! top the plugging grew), all of it zero pages no instance copies unless it writes them.
+//! What it gave (`instance::tests` in the host checks the bounds): `1+1` writes 10 pages
+//! instead of 15 before the layout, the handler with a 1 KiB input 23 instead of 35.
+//! What the handler still writes beyond `1+1` is mostly the snapshot's own objects
+//! (reference counts of the prototypes and atoms it uses, the atom and shape tables),
+//! which no layout moves. The plugs hold ~70 KiB; the snapshot's memory is 128 KiB
+//! larger (the run heap, and the top the plugging grew), all of it zero pages no
+//! instance copies unless it writes them.
 //!
 //! How plugging knows a chunk came from a hole: the boundary. A block larger than any
 //! hole can only come from the top chunk, so everything below it is the heap as it is and
@@ -42,14 +55,23 @@
 //! plugging would stop early (at the first request served above the boundary, or at
 //! [`MAX_PLUGS`]) and the heap would only be as scattered as before.
 
-/// The free block executions allocate from first: room for what a typical handler makes
+/// The block executions allocate from first: room for what a typical handler makes
 /// (a 1 KiB input is ~6 KiB of objects) without growing memory. No larger: once an
 /// execution has written a page, the slot's reset copies it back after every later
 /// execution in that slot (`host/src/instance/pages.rs`), so a block of 256 KiB, filled
 /// once by a larger execution, made every later trivial one in its slot pay for 64 page
 /// copies (section 9 of BENCHMARKS.md: `1+1` at 63 µs instead of 36). At 64 KiB that is
 /// at most 16 pages, fewer than the holes it replaces (~70 KiB over some 25 pages).
-pub const RUN_HEAP_BYTES: usize = 64 * 1024;
+pub const RUN_HEAP_BYTES: usize = ARENA_BYTES + MALLOC_ROOM_BYTES;
+
+/// The run heap's first part: QuickJS's run arena (patch 19), where its small
+/// allocations go one after another without a call into the allocator.
+pub const ARENA_BYTES: usize = 56 * 1024;
+
+/// The run heap's second part, left free to the allocator: what the guest's Rust code
+/// allocates (the input's tape, the result's text) and QuickJS's larger blocks, so that
+/// they too land next to the arena rather than past the stack.
+pub const MALLOC_ROOM_BYTES: usize = 8 * 1024;
 
 /// A bound on the plugs taken: far more than the holes pre-initialization leaves (a few
 /// thousand), so that plugging ends even if the allocator ever behaved otherwise.
@@ -80,11 +102,14 @@ const PLUG_SIZES: [usize; 13] = [
 extern "C" {
     fn malloc(size: usize) -> *mut u8;
     fn free(ptr: *mut u8);
+    /// QuickJS's run arena (patch 19): its small allocations come from `len` bytes at
+    /// `start` from then on.
+    fn jsruntime_arena_set(start: *mut u8, len: usize);
 }
 
-/// Plugs the heap's free chunks and leaves [`RUN_HEAP_BYTES`] free before the script
-/// stack, which it then allocates (`allocate_stack` allocates it and returns its top, as
-/// `stack::allocate` does). Called once, at the end of pre-initialization, after the
+/// Plugs the heap's free chunks, reserves the run arena and leaves [`MALLOC_ROOM_BYTES`]
+/// free before the script stack, which it then allocates (`allocate_stack` allocates it
+/// and returns its top, as `stack::allocate` does). Called once, at the end of pre-initialization, after the
 /// runtime's garbage was collected. Natively (unit tests) it only allocates the stack:
 /// the host's allocator is not the snapshot's.
 ///
@@ -138,19 +163,25 @@ unsafe fn lay_out_wasm(allocate_stack: impl FnOnce() -> usize) {
         }
     }
     // The boundary goes back to the top chunk it came from (it is the top's neighbour:
-    // whatever was taken above it was given back); the run heap is then the top's first
-    // bytes, and the stack follows it.
+    // whatever was taken above it was given back); the arena and the malloc room are
+    // then the top's first bytes, and the stack follows them.
     free(boundary as *mut u8);
     // `black_box`: a block whose only use is being freed is one LLVM may remove, and
     // it did, which put the stack where the run heap was meant to be.
-    let run_heap = std::hint::black_box(malloc(RUN_HEAP_BYTES));
+    let arena = std::hint::black_box(malloc(ARENA_BYTES));
+    let room = std::hint::black_box(malloc(MALLOC_ROOM_BYTES));
     let stack_top = allocate_stack();
-    if !run_heap.is_null() {
+    if !room.is_null() {
         assert!(
-            stack_top.saturating_sub(crate::stack::SCRIPT_STACK_BYTES) > run_heap as usize,
+            stack_top.saturating_sub(crate::stack::SCRIPT_STACK_BYTES) > room as usize,
             "the script stack (top {stack_top:#x}) lies below the run heap ({:#x})",
-            run_heap as usize
+            room as usize
         );
-        free(run_heap);
+        free(room);
+    }
+    if !arena.is_null() {
+        // The arena is never freed: QuickJS allocates from it until the instance is
+        // thrown away.
+        jsruntime_arena_set(arena, ARENA_BYTES);
     }
 }

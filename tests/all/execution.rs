@@ -166,6 +166,67 @@ async fn allocation_that_catches_out_of_memory_still_ends() {
     assert_still_works(&rt).await;
 }
 
+/// QuickJS's small allocations come from a run arena until it is full, and from malloc
+/// after that (guest/src/heap.rs, QuickJS patch 19). Every way a block is used (made,
+/// zeroed, grown in place while it is the arena's last, moved when it is not, given
+/// back) gives the same values on either side of that line, and garbage made long past
+/// it is reused, so memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_allocations_behave_alike_in_and_past_the_run_arena() {
+    let rt = runtime();
+    let script = r#"
+        const out = {};
+        // Blocks of nonzero bytes given back, then blocks that must start zeroed: far
+        // more of them than the arena holds.
+        for (let i = 0; i < 50; i++) { let s = 'x'.repeat(40 + i); s = null; }
+        let zeroed = 0;
+        for (let i = 0; i < 3000; i++) {
+            const bytes = new Uint8Array(1 + (i % 200));
+            if (bytes.every(b => b === 0)) zeroed++;
+            bytes.fill(255);
+        }
+        out.zeroed = zeroed;
+        // A string grown by appending, an array grown by pushing: in place, then moved.
+        let s = '';
+        for (let i = 0; i < 2000; i++) s += String.fromCharCode(97 + (i % 26));
+        out.stringLength = s.length;
+        out.stringTail = s.slice(-3);
+        const arrays = [[], [], []];
+        for (let i = 0; i < 3000; i++) arrays[i % 3].push({ i, name: 'n' + i });
+        out.arraySums = arrays.map(a => a.reduce((sum, o) => sum + o.i, 0));
+        out.lastName = arrays[2][999].name;
+        // Garbage: 200,000 short-lived objects, some 30 MB were none of it reused.
+        let odd = 0;
+        for (let i = 0; i < 200000; i++) { const o = { a: i, b: [i] }; odd += o.b[0] & 1; }
+        out.odd = odd;
+        out
+    "#;
+    let outcome = run_ok(
+        &rt,
+        ExecRequest::source(script)
+            .fuel(HUGE_FUEL)
+            .memory_bytes(64 * MIB),
+    )
+    .await;
+    assert_eq!(
+        outcome.value,
+        json!({
+            "zeroed": 3000,
+            "stringLength": 2000,
+            "stringTail": "vwx",
+            "arraySums": [1_498_500, 1_499_500, 1_500_500],
+            "lastName": "n2999",
+            "odd": 100_000,
+        })
+    );
+    assert!(
+        outcome.stats.memory_bytes < 16 * MIB,
+        "peak memory {} bytes",
+        outcome.stats.memory_bytes
+    );
+    assert_still_works(&rt).await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Recursion
 // ---------------------------------------------------------------------------------------

@@ -1609,6 +1609,103 @@ static size_t js_malloc_usable_size_unknown(const void *ptr)
     return 0;
 }
 
+#if defined(__wasi__)
+/* jsruntime patch 19 (JSRUNTIME-PATCH.md): the run arena. Every execution runs in a
+   fresh instance whose memory is thrown away afterwards, so what an execution allocates
+   small is served one block after another from a block the guest reserved before the
+   snapshot (jsruntime_arena_set), with no call into the allocator: freeing such a block
+   only updates the accounting (and gives the arena back its last block). The accounting
+   (malloc_size, the heap limit, the GC threshold) is what it is for malloc'd blocks. */
+#define JSRUNTIME_ARENA_ALIGN 16 /* what wasi-libc's malloc gives */
+#define JSRUNTIME_ARENA_HEADER 8 /* the block's usable size, before it */
+#define JSRUNTIME_ARENA_MAX_REQUEST 256 /* larger requests, buffers that grow, go to malloc */
+static uintptr_t jsruntime_arena_start, jsruntime_arena_next, jsruntime_arena_end;
+
+void jsruntime_arena_set(void *start, size_t len)
+{
+    uintptr_t lo = (uintptr_t)start, hi = lo + len;
+    /* Blocks start 8 bytes before an aligned address, so the pointer after the header
+       is aligned. */
+    lo = ((lo + JSRUNTIME_ARENA_HEADER + JSRUNTIME_ARENA_ALIGN - 1) &
+          ~(uintptr_t)(JSRUNTIME_ARENA_ALIGN - 1)) - JSRUNTIME_ARENA_HEADER;
+    if (start == NULL || hi < lo) {
+        lo = hi = 0;
+    }
+    jsruntime_arena_start = lo;
+    jsruntime_arena_next = lo;
+    jsruntime_arena_end = hi;
+}
+
+static inline bool jsruntime_in_arena(const void *ptr)
+{
+    return (uintptr_t)ptr - jsruntime_arena_start <
+        jsruntime_arena_end - jsruntime_arena_start;
+}
+
+static inline size_t jsruntime_arena_usable(const void *ptr)
+{
+    return *(const size_t *)((const uint8_t *)ptr - JSRUNTIME_ARENA_HEADER);
+}
+
+/* A block of at least `size` bytes from the arena, or NULL if it is too large or the
+   arena is full. */
+static inline void *jsruntime_arena_alloc(size_t size)
+{
+    size_t block;
+    uintptr_t at;
+    if (size > JSRUNTIME_ARENA_MAX_REQUEST)
+        return NULL;
+    block = (size + JSRUNTIME_ARENA_HEADER + JSRUNTIME_ARENA_ALIGN - 1) &
+        ~(size_t)(JSRUNTIME_ARENA_ALIGN - 1);
+    at = jsruntime_arena_next;
+    if (jsruntime_arena_end - at < block)
+        return NULL;
+    jsruntime_arena_next = at + block;
+    *(size_t *)at = block - JSRUNTIME_ARENA_HEADER;
+    return (void *)(at + JSRUNTIME_ARENA_HEADER);
+}
+
+/* A block of the arena is given up: the arena's last one is taken back. */
+static inline void jsruntime_arena_free(void *ptr)
+{
+    uintptr_t at = (uintptr_t)ptr - JSRUNTIME_ARENA_HEADER;
+    if (at + JSRUNTIME_ARENA_HEADER + jsruntime_arena_usable(ptr) == jsruntime_arena_next)
+        jsruntime_arena_next = at;
+}
+
+/* Grows or shrinks the arena's block `ptr` in place, if it is the arena's last one and
+   there is room; its new usable size, or 0. */
+static inline size_t jsruntime_arena_resize(void *ptr, size_t size)
+{
+    uintptr_t at = (uintptr_t)ptr - JSRUNTIME_ARENA_HEADER;
+    size_t block;
+    if (at + JSRUNTIME_ARENA_HEADER + jsruntime_arena_usable(ptr) != jsruntime_arena_next ||
+        size > JSRUNTIME_ARENA_MAX_REQUEST)
+        return 0;
+    block = (size + JSRUNTIME_ARENA_HEADER + JSRUNTIME_ARENA_ALIGN - 1) &
+        ~(size_t)(JSRUNTIME_ARENA_ALIGN - 1);
+    if (jsruntime_arena_end - at < block)
+        return 0;
+    jsruntime_arena_next = at + block;
+    *(size_t *)at = block - JSRUNTIME_ARENA_HEADER;
+    return block - JSRUNTIME_ARENA_HEADER;
+}
+#else
+static inline bool jsruntime_in_arena(const void *ptr) { return false; }
+static inline size_t jsruntime_arena_usable(const void *ptr) { return 0; }
+static inline void *jsruntime_arena_alloc(size_t size) { return NULL; }
+static inline void jsruntime_arena_free(void *ptr) { }
+static inline size_t jsruntime_arena_resize(void *ptr, size_t size) { return 0; }
+#endif
+
+/* The usable size of a block of the runtime's allocation functions (patch 19). */
+static inline size_t jsruntime_usable_size(JSRuntime *rt, const void *ptr)
+{
+    if (jsruntime_in_arena(ptr))
+        return jsruntime_arena_usable(ptr);
+    return rt->mf.js_malloc_usable_size(ptr);
+}
+
 void *js_calloc_rt(JSRuntime *rt, size_t count, size_t size)
 {
     void *ptr;
@@ -1626,12 +1723,17 @@ void *js_calloc_rt(JSRuntime *rt, size_t count, size_t size)
     if (unlikely(s->malloc_size + (count * size) > s->malloc_limit - 1))
         return NULL;
 
-    ptr = rt->mf.js_calloc(s->opaque, count, size);
-    if (!ptr)
-        return NULL;
+    ptr = jsruntime_arena_alloc(count * size);
+    if (ptr) {
+        memset(ptr, 0, count * size);
+    } else {
+        ptr = rt->mf.js_calloc(s->opaque, count, size);
+        if (!ptr)
+            return NULL;
+    }
 
     s->malloc_count++;
-    s->malloc_size += rt->mf.js_malloc_usable_size(ptr) + MALLOC_OVERHEAD;
+    s->malloc_size += jsruntime_usable_size(rt, ptr) + MALLOC_OVERHEAD;
     return ptr;
 }
 
@@ -1649,12 +1751,15 @@ void *js_malloc_rt(JSRuntime *rt, size_t size)
     if (unlikely(s->malloc_size + size > s->malloc_limit - 1))
         return NULL;
 
-    ptr = rt->mf.js_malloc(s->opaque, size);
-    if (!ptr)
-        return NULL;
+    ptr = jsruntime_arena_alloc(size);
+    if (!ptr) {
+        ptr = rt->mf.js_malloc(s->opaque, size);
+        if (!ptr)
+            return NULL;
+    }
 
     s->malloc_count++;
-    s->malloc_size += rt->mf.js_malloc_usable_size(ptr) + MALLOC_OVERHEAD;
+    s->malloc_size += jsruntime_usable_size(rt, ptr) + MALLOC_OVERHEAD;
     return ptr;
 }
 
@@ -1666,14 +1771,17 @@ void js_free_rt(JSRuntime *rt, void *ptr)
         return;
 
     s = &rt->malloc_state;
-    size_t free_size = rt->mf.js_malloc_usable_size(ptr) + MALLOC_OVERHEAD;
+    size_t free_size = jsruntime_usable_size(rt, ptr) + MALLOC_OVERHEAD;
     if (unlikely(free_size > s->malloc_size)) {
         printf("js_free_rt: malloc_size underflow: freeing %zu but only %zu tracked\n", free_size, s->malloc_size);
         abort();
     }
     s->malloc_count--;
     s->malloc_size -= free_size;
-    rt->mf.js_free(s->opaque, ptr);
+    if (jsruntime_in_arena(ptr))
+        jsruntime_arena_free(ptr);
+    else
+        rt->mf.js_free(s->opaque, ptr);
 }
 
 void *js_realloc_rt(JSRuntime *rt, void *ptr, size_t size)
@@ -1690,11 +1798,35 @@ void *js_realloc_rt(JSRuntime *rt, void *ptr, size_t size)
         js_free_rt(rt, ptr);
         return NULL;
     }
-    old_size = rt->mf.js_malloc_usable_size(ptr);
+    old_size = jsruntime_usable_size(rt, ptr);
     s = &rt->malloc_state;
     /* When malloc_limit is 0 (unlimited), malloc_limit - 1 will be SIZE_MAX. */
     if (s->malloc_size + size - old_size > s->malloc_limit - 1)
         return NULL;
+
+    if (jsruntime_in_arena(ptr)) {
+        /* Patch 19: in place if it fits or can grow there, else moved (to the arena or
+           to malloc) and the arena's block given up. */
+        size_t new_size;
+        void *moved;
+        if (size <= old_size)
+            return ptr;
+        new_size = jsruntime_arena_resize(ptr, size);
+        if (new_size) {
+            s->malloc_size += new_size - old_size;
+            return ptr;
+        }
+        moved = jsruntime_arena_alloc(size);
+        if (!moved) {
+            moved = rt->mf.js_malloc(s->opaque, size);
+            if (!moved)
+                return NULL;
+        }
+        memcpy(moved, ptr, old_size);
+        s->malloc_size += jsruntime_usable_size(rt, moved) - old_size;
+        jsruntime_arena_free(ptr);
+        return moved;
+    }
 
     ptr = rt->mf.js_realloc(s->opaque, ptr, size);
     if (!ptr)
@@ -1706,7 +1838,7 @@ void *js_realloc_rt(JSRuntime *rt, void *ptr, size_t size)
 
 size_t js_malloc_usable_size_rt(JSRuntime *rt, const void *ptr)
 {
-    return rt->mf.js_malloc_usable_size(ptr);
+    return jsruntime_usable_size(rt, ptr);
 }
 
 /**
