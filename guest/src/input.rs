@@ -46,12 +46,47 @@ mod tag {
 }
 
 /// Why the input was not made.
+///
+/// A byte wide, like [`Malformed`], so that every step of the decoding returns its
+/// result in a register rather than through memory (a `&'static str` here made each
+/// `Result` 12 bytes, written and read back at every value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
     /// QuickJS threw while making a value (out of memory); the exception is pending.
     Threw,
     /// The tape does not read as the format says (what was wrong).
-    Malformed(&'static str),
+    Malformed(Malformed),
+}
+
+/// What was wrong with a tape that does not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Malformed {
+    /// The tape ends inside a value, a length or a count.
+    CutShort,
+    /// A value's tag is none of the format's.
+    UnknownTag,
+    /// An object names a shape the tape did not list.
+    NoShape,
+    /// Arrays and objects nested past [`MAX_DEPTH`].
+    TooDeep,
+    /// A value the tape promised is not there.
+    NoValue,
+    /// Bytes follow the value.
+    TrailingBytes,
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Malformed::CutShort => "cut short",
+            Malformed::UnknownTag => "an unknown tag",
+            Malformed::NoShape => "a shape that does not exist",
+            Malformed::TooDeep => "nested too deep",
+            Malformed::NoValue => "no value",
+            Malformed::TrailingBytes => "bytes after the value",
+        })
+    }
 }
 
 /// Makes the value `tape` describes.
@@ -63,14 +98,15 @@ pub fn from_tape<'js>(ctx: &Ctx<'js>, tape: &[u8]) -> Result<Value<'js>, Stop> {
         at: 0,
         depth: 0,
         shapes: Vec::new(),
-        values: Vec::new(),
+        // Room for the pending values of a typical input, so the vector seldom grows.
+        values: Vec::with_capacity(64),
     };
     let made = decoder.shapes().and_then(|()| decoder.value());
     let made = made.and_then(|()| {
         if decoder.at == tape.len() {
-            decoder.values.pop().ok_or(Stop::Malformed("no value"))
+            decoder.values.pop().ok_or(Stop::Malformed(Malformed::NoValue))
         } else {
-            Err(Stop::Malformed("bytes after the value"))
+            Err(Stop::Malformed(Malformed::TrailingBytes))
         }
     });
     decoder.free();
@@ -116,7 +152,7 @@ impl<'t> Decoder<'t> {
 
     #[inline(always)]
     fn byte(&mut self) -> Result<u8, Stop> {
-        let byte = *self.tape.get(self.at).ok_or(Stop::Malformed("cut short"))?;
+        let byte = *self.tape.get(self.at).ok_or(Stop::Malformed(Malformed::CutShort))?;
         self.at += 1;
         Ok(byte)
     }
@@ -127,7 +163,7 @@ impl<'t> Decoder<'t> {
             .tape
             .get(self.at..self.at + N)
             .and_then(|bytes| <[u8; N]>::try_from(bytes).ok())
-            .ok_or(Stop::Malformed("cut short"))?;
+            .ok_or(Stop::Malformed(Malformed::CutShort))?;
         self.at += N;
         Ok(bytes)
     }
@@ -144,7 +180,7 @@ impl<'t> Decoder<'t> {
         let tape = self.tape;
         let bytes = tape
             .get(self.at..self.at.saturating_add(len))
-            .ok_or(Stop::Malformed("cut short"))?;
+            .ok_or(Stop::Malformed(Malformed::CutShort))?;
         self.at += len;
         Ok(bytes)
     }
@@ -157,7 +193,7 @@ impl<'t> Decoder<'t> {
             // Each key takes at least its 4-byte length: a count past what is left is
             // not believed (and not allocated for).
             if keys > (self.tape.len() - self.at) / 4 {
-                return Err(Stop::Malformed("cut short"));
+                return Err(Stop::Malformed(Malformed::CutShort));
             }
             let keys = (0..keys)
                 .map(|_| self.bytes())
@@ -198,16 +234,16 @@ impl<'t> Decoder<'t> {
             tag::ARRAY => return self.nested(Self::array),
             tag::SHAPED => return self.nested(Self::shaped),
             tag::MEMBERS => return self.nested(Self::members),
-            _ => return Err(Stop::Malformed("an unknown tag")),
+            _ => return Err(Stop::Malformed(Malformed::UnknownTag)),
         };
         self.push(value)
     }
 
     /// Makes an array or an object (`make`) one level deeper.
-    #[inline(never)]
-    fn nested(&mut self, make: fn(&mut Self) -> Result<(), Stop>) -> Result<(), Stop> {
+    #[inline(always)]
+    fn nested(&mut self, make: impl FnOnce(&mut Self) -> Result<(), Stop>) -> Result<(), Stop> {
         if self.depth == MAX_DEPTH {
-            return Err(Stop::Malformed("nested too deep"));
+            return Err(Stop::Malformed(Malformed::TooDeep));
         }
         self.depth += 1;
         let made = make(self);
@@ -239,7 +275,7 @@ impl<'t> Decoder<'t> {
         let at = self.values.len() - 1;
         for index in 0..count {
             self.value()?;
-            let element = self.values.pop().ok_or(Stop::Malformed("no element"))?;
+            let element = self.values.pop().ok_or(Stop::Malformed(Malformed::NoValue))?;
             // SAFETY: both are live values of `ctx`; the element's reference is handed
             // over (QuickJS frees it if the definition fails).
             let defined = unsafe {
@@ -266,7 +302,7 @@ impl<'t> Decoder<'t> {
             .shapes
             .get(index)
             .map(|shape| shape.keys.len())
-            .ok_or(Stop::Malformed("a shape that does not exist"))?;
+            .ok_or(Stop::Malformed(Malformed::NoShape))?;
         if keys > MAX_PENDING {
             // SAFETY: `ctx` is live.
             let object = unsafe { qjs::JS_NewObject(self.ctx) };
@@ -274,7 +310,7 @@ impl<'t> Decoder<'t> {
             let at = self.values.len() - 1;
             for key in 0..keys {
                 self.value()?;
-                let value = self.values.pop().ok_or(Stop::Malformed("no value"))?;
+                let value = self.values.pop().ok_or(Stop::Malformed(Malformed::NoValue))?;
                 if !define(
                     self.ctx,
                     self.values[at],
@@ -339,7 +375,7 @@ impl<'t> Decoder<'t> {
         for _ in 0..count {
             let key = self.bytes()?;
             self.value()?;
-            let value = self.values.pop().ok_or(Stop::Malformed("no value"))?;
+            let value = self.values.pop().ok_or(Stop::Malformed(Malformed::NoValue))?;
             if !define(self.ctx, self.values[at], key, value) {
                 return Err(Stop::Threw);
             }
@@ -691,7 +727,7 @@ pub(crate) mod tests {
             deep.push(tag::NULL);
             assert_eq!(
                 from_tape(&ctx, &deep).err(),
-                Some(Stop::Malformed("nested too deep"))
+                Some(Stop::Malformed(Malformed::TooDeep))
             );
         });
     }
