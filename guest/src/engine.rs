@@ -484,7 +484,22 @@ fn define_input<'js>(
             )));
         }
     };
-    if ctx.globals().set("input", value.clone()).is_err() {
+    let raw = ctx.as_raw().as_ptr();
+    // `input` is one of QuickJS's own atoms: set by it, the name is not looked up.
+    // SAFETY: `ctx` is live; the global object's reference is freed after the call, and
+    // the value's reference is duplicated for the property, which takes it.
+    let set = unsafe {
+        let global = qjs::JS_GetGlobalObject(raw);
+        let set = qjs::JS_SetProperty(
+            raw,
+            global,
+            qjs::JS_ATOM_input as qjs::JSAtom,
+            qjs::JS_DupValue(raw, value.as_raw()),
+        );
+        qjs::JS_FreeValue(raw, global);
+        set
+    };
+    if set < 0 {
         let thrown = ctx.catch();
         return Err(classify(
             ctx,
@@ -595,7 +610,11 @@ fn call_entry<'js>(
     // patch 13); `module` is alive in the context's module list and linked; the atom is
     // freed once read, and the export's value is owned by `Value`.
     let handler = unsafe {
-        let atom = qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _);
+        // `default` is one of QuickJS's own atoms: the common case needs no lookup.
+        let atom = match export {
+            None => qjs::JS_ATOM_default as qjs::JSAtom,
+            Some(name) => qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _),
+        };
         if atom == qjs::JS_ATOM_NULL {
             let thrown = ctx.catch();
             return Err(classify(ctx, &thrown, entry, before, ErrorOrigin::Run));
