@@ -217,7 +217,10 @@ impl<'t> Decoder<'t> {
         Ok(())
     }
 
-    /// Makes one value and pushes it.
+    /// Makes one value and pushes it. Inlined into the loops that read members and
+    /// elements, so that a scalar, most of what a tape holds, costs no call of its own;
+    /// arrays and objects are made out of line ([`Decoder::container`]).
+    #[inline(always)]
     fn value(&mut self) -> Result<(), Stop> {
         let value = match self.byte()? {
             tag::NULL => qjs::JS_NULL,
@@ -231,12 +234,20 @@ impl<'t> Decoder<'t> {
                 // as UTF-8, which the host wrote, and would replace what is not).
                 unsafe { qjs::JS_NewStringLen(self.ctx, bytes.as_ptr().cast(), bytes.len() as _) }
             }
-            tag::ARRAY => return self.nested(Self::array),
-            tag::SHAPED => return self.nested(Self::shaped),
-            tag::MEMBERS => return self.nested(Self::members),
-            _ => return Err(Stop::Malformed(Malformed::UnknownTag)),
+            tag => return self.container(tag),
         };
         self.push(value)
+    }
+
+    /// Makes an array or an object, whose tag was read, and pushes it.
+    #[inline(never)]
+    fn container(&mut self, tag: u8) -> Result<(), Stop> {
+        match tag {
+            tag::ARRAY => self.nested(Self::array),
+            tag::SHAPED => self.nested(Self::shaped),
+            tag::MEMBERS => self.nested(Self::members),
+            _ => Err(Stop::Malformed(Malformed::UnknownTag)),
+        }
     }
 
     /// Makes an array or an object (`make`) one level deeper.
