@@ -104,7 +104,10 @@ pub fn from_tape<'js>(ctx: &Ctx<'js>, tape: &[u8]) -> Result<Value<'js>, Stop> {
     let made = decoder.shapes().and_then(|()| decoder.value());
     let made = made.and_then(|()| {
         if decoder.at == tape.len() {
-            decoder.values.pop().ok_or(Stop::Malformed(Malformed::NoValue))
+            decoder
+                .values
+                .pop()
+                .ok_or(Stop::Malformed(Malformed::NoValue))
         } else {
             Err(Stop::Malformed(Malformed::TrailingBytes))
         }
@@ -152,7 +155,10 @@ impl<'t> Decoder<'t> {
 
     #[inline(always)]
     fn byte(&mut self) -> Result<u8, Stop> {
-        let byte = *self.tape.get(self.at).ok_or(Stop::Malformed(Malformed::CutShort))?;
+        let byte = *self
+            .tape
+            .get(self.at)
+            .ok_or(Stop::Malformed(Malformed::CutShort))?;
         self.at += 1;
         Ok(byte)
     }
@@ -286,7 +292,10 @@ impl<'t> Decoder<'t> {
         let at = self.values.len() - 1;
         for index in 0..count {
             self.value()?;
-            let element = self.values.pop().ok_or(Stop::Malformed(Malformed::NoValue))?;
+            let element = self
+                .values
+                .pop()
+                .ok_or(Stop::Malformed(Malformed::NoValue))?;
             // SAFETY: both are live values of `ctx`; the element's reference is handed
             // over (QuickJS frees it if the definition fails).
             let defined = unsafe {
@@ -321,7 +330,10 @@ impl<'t> Decoder<'t> {
             let at = self.values.len() - 1;
             for key in 0..keys {
                 self.value()?;
-                let value = self.values.pop().ok_or(Stop::Malformed(Malformed::NoValue))?;
+                let value = self
+                    .values
+                    .pop()
+                    .ok_or(Stop::Malformed(Malformed::NoValue))?;
                 if !define(
                     self.ctx,
                     self.values[at],
@@ -386,7 +398,10 @@ impl<'t> Decoder<'t> {
         for _ in 0..count {
             let key = self.bytes()?;
             self.value()?;
-            let value = self.values.pop().ok_or(Stop::Malformed(Malformed::NoValue))?;
+            let value = self
+                .values
+                .pop()
+                .ok_or(Stop::Malformed(Malformed::NoValue))?;
             if !define(self.ctx, self.values[at], key, value) {
                 return Err(Stop::Threw);
             }
