@@ -75,6 +75,7 @@ pub const MALLOC_ROOM_BYTES: usize = 8 * 1024;
 
 /// A bound on the plugs taken: far more than the holes pre-initialization leaves (a few
 /// thousand), so that plugging ends even if the allocator ever behaved otherwise.
+#[cfg(target_arch = "wasm32")]
 const MAX_PLUGS: usize = 200_000;
 
 /// Request sizes for plugging, largest first: each hole is taken in a few bites, and the
@@ -82,6 +83,7 @@ const MAX_PLUGS: usize = 200_000;
 /// run heap: a request the holes cannot serve is served from the top, growing memory if
 /// the top is short, and that growth is then part of the run heap and the stack rather
 /// than memory no one uses.
+#[cfg(target_arch = "wasm32")]
 const PLUG_SIZES: [usize; 13] = [
     1 << 15,
     1 << 14,

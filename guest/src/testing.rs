@@ -51,8 +51,6 @@ pub struct Records {
     /// Started calls that have not been reported by `wait` yet.
     started: RefCell<std::collections::VecDeque<Completion>>,
     next_call: std::cell::Cell<u32>,
-    /// The timeouts of the waits that timed out.
-    waits: RefCell<Vec<Option<std::time::Duration>>>,
     /// The digests asked of the host.
     digests: std::cell::Cell<u32>,
 }
@@ -90,11 +88,6 @@ impl Fake {
     /// How many digests the run asked the host for.
     pub fn digests(&self) -> u32 {
         self.records.digests.get()
-    }
-
-    /// The timeouts of the waits that ended with no call's completion, in order.
-    pub fn timed_out_waits(&self) -> Vec<Option<std::time::Duration>> {
-        self.records.waits.borrow().clone()
     }
 }
 
@@ -149,7 +142,6 @@ impl Services for Fake {
             if let Some(timeout) = timeout {
                 std::thread::sleep(timeout);
             }
-            self.records.waits.borrow_mut().push(timeout);
         }
         next
     }
