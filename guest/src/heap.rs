@@ -28,7 +28,7 @@
 //! execution frees needs to be reused for long, and an allocation through QuickJS's
 //! allocator table into dlmalloc was half a dozen wasm calls (the request, then the
 //! usable size QuickJS accounts) plus dlmalloc's own bookkeeping: allocation was the
-//! largest part of making a handler's input (bench/FINDINGS.md, "The run arena"). A
+//! largest part of making a handler's input (bench/FINDINGS.md, "a run arena"). A
 //! block freed in the arena is only taken back if it is the arena's last; once the
 //! arena is full, allocations go to malloc as before, which reuses what is freed, so an
 //! execution making garbage for long still runs in bounded memory. QuickJS's accounting
@@ -109,11 +109,11 @@ extern "C" {
     fn jsruntime_arena_set(start: *mut u8, len: usize);
 }
 
-/// Plugs the heap's free chunks, reserves the run arena and leaves [`MALLOC_ROOM_BYTES`]
-/// free before the script stack, which it then allocates (`allocate_stack` allocates it
-/// and returns its top, as `stack::allocate` does). Called once, at the end of pre-initialization, after the
-/// runtime's garbage was collected. Natively (unit tests) it only allocates the stack:
-/// the host's allocator is not the snapshot's.
+/// Plugs the heap's free chunks, reserves the run arena, leaves [`MALLOC_ROOM_BYTES`]
+/// free and allocates the script stack after them (`allocate_stack` does, returning its
+/// top, as `stack::allocate` does). Called once, at the end of pre-initialization, after
+/// the garbage was collected. Natively (unit tests) it only allocates the stack: the
+/// host's allocator is not the snapshot's.
 ///
 /// # Panics
 ///

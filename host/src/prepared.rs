@@ -141,8 +141,8 @@ const PAGE_BYTES: usize = 4096;
 /// execution from the image copies it into its instance, so what it holds is paid at
 /// every one: a one-module handler's preparation changes 16 pages but only ~3.7 KiB of
 /// them in 64-byte lines (a few words here and there: refcounts, list links, table
-/// entries), and copying whole pages copied 64 KiB (bench/FINDINGS.md, "The prepared
-/// image in lines"). Smaller units find fewer bytes but more runs, each a call of its own.
+/// entries), and copying whole pages copied 64 KiB (bench/FINDINGS.md, "images in
+/// lines"). Smaller units find fewer bytes but more runs, each a call of its own.
 const GRANULE_BYTES: usize = 64;
 
 impl GraphImage {

@@ -1647,40 +1647,12 @@ static inline size_t jsruntime_arena_usable(const void *ptr)
     return *(const size_t *)((const uint8_t *)ptr - JSRUNTIME_ARENA_HEADER);
 }
 
-/* A block of at least `size` bytes from the arena, or NULL if it is too large or the
-   arena is full. */
-static inline void *jsruntime_arena_alloc(size_t size)
+/* Makes the arena's block at `at`, the arena's last, hold `size` bytes: its new usable
+   size, or 0 (and nothing changed) if the request is too large or the arena too short. */
+static inline size_t jsruntime_arena_claim(uintptr_t at, size_t size)
 {
     size_t block;
-    uintptr_t at;
     if (size > JSRUNTIME_ARENA_MAX_REQUEST)
-        return NULL;
-    block = (size + JSRUNTIME_ARENA_HEADER + JSRUNTIME_ARENA_ALIGN - 1) &
-        ~(size_t)(JSRUNTIME_ARENA_ALIGN - 1);
-    at = jsruntime_arena_next;
-    if (jsruntime_arena_end - at < block)
-        return NULL;
-    jsruntime_arena_next = at + block;
-    *(size_t *)at = block - JSRUNTIME_ARENA_HEADER;
-    return (void *)(at + JSRUNTIME_ARENA_HEADER);
-}
-
-/* A block of the arena is given up: the arena's last one is taken back. */
-static inline void jsruntime_arena_free(void *ptr)
-{
-    uintptr_t at = (uintptr_t)ptr - JSRUNTIME_ARENA_HEADER;
-    if (at + JSRUNTIME_ARENA_HEADER + jsruntime_arena_usable(ptr) == jsruntime_arena_next)
-        jsruntime_arena_next = at;
-}
-
-/* Grows or shrinks the arena's block `ptr` in place, if it is the arena's last one and
-   there is room; its new usable size, or 0. */
-static inline size_t jsruntime_arena_resize(void *ptr, size_t size)
-{
-    uintptr_t at = (uintptr_t)ptr - JSRUNTIME_ARENA_HEADER;
-    size_t block;
-    if (at + JSRUNTIME_ARENA_HEADER + jsruntime_arena_usable(ptr) != jsruntime_arena_next ||
-        size > JSRUNTIME_ARENA_MAX_REQUEST)
         return 0;
     block = (size + JSRUNTIME_ARENA_HEADER + JSRUNTIME_ARENA_ALIGN - 1) &
         ~(size_t)(JSRUNTIME_ARENA_ALIGN - 1);
@@ -1689,6 +1661,38 @@ static inline size_t jsruntime_arena_resize(void *ptr, size_t size)
     jsruntime_arena_next = at + block;
     *(size_t *)at = block - JSRUNTIME_ARENA_HEADER;
     return block - JSRUNTIME_ARENA_HEADER;
+}
+
+/* Whether the arena's block `ptr` is its last one. */
+static inline bool jsruntime_arena_is_last(const void *ptr)
+{
+    return (uintptr_t)ptr + jsruntime_arena_usable(ptr) == jsruntime_arena_next;
+}
+
+/* A block of at least `size` bytes from the arena, or NULL if it is too large or the
+   arena is full. */
+static inline void *jsruntime_arena_alloc(size_t size)
+{
+    uintptr_t at = jsruntime_arena_next;
+    if (!jsruntime_arena_claim(at, size))
+        return NULL;
+    return (void *)(at + JSRUNTIME_ARENA_HEADER);
+}
+
+/* A block of the arena is given up: the arena's last one is taken back. */
+static inline void jsruntime_arena_free(void *ptr)
+{
+    if (jsruntime_arena_is_last(ptr))
+        jsruntime_arena_next = (uintptr_t)ptr - JSRUNTIME_ARENA_HEADER;
+}
+
+/* Grows the arena's block `ptr` in place, if it is the arena's last one and there is
+   room; its new usable size, or 0. */
+static inline size_t jsruntime_arena_resize(void *ptr, size_t size)
+{
+    if (!jsruntime_arena_is_last(ptr))
+        return 0;
+    return jsruntime_arena_claim((uintptr_t)ptr - JSRUNTIME_ARENA_HEADER, size);
 }
 #else
 static inline bool jsruntime_in_arena(const void *ptr) { return false; }
